@@ -1,0 +1,335 @@
+package envoyhost
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Why the upstream exchange failed, in the terms Envoy's router uses.
+var (
+	errConnect       = errors.New("connection failure")
+	errBeforeHeaders = errors.New("connection termination")
+	errAfterHeaders  = errors.New("reset after response headers")
+	errTimeout       = errors.New("upstream request timeout")
+	errAborted       = errors.New("aborted")
+)
+
+type rawResponse struct {
+	headers  Pairs // ":status" first, keys lower-cased
+	body     []byte
+	trailers Pairs
+}
+
+// upstreamRequest is one HTTP/1.1 request to a cluster, written as the
+// filter chain lets it through: the head at once (as Envoy's router sends
+// headers as soon as they pass the filters), then body chunks as they come.
+// It is hand-rolled rather than net/http's Transport, which holds the head
+// back until the body starts, so an upstream could not see a request whose
+// body the filter is still holding.
+type upstreamRequest struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	chunks   [][]byte
+	eos      bool
+	aborted  bool
+	finished bool
+	conn     net.Conn
+	timer    *time.Timer
+	timedOut bool
+}
+
+func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if c.TLS == nil {
+		return conn, nil
+	}
+	tc := tls.Client(conn, c.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// startUpstream dials the cluster and sends the request head. done is
+// called once, from another goroutine, unless the request was aborted.
+func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, done func(*rawResponse, error)) *upstreamRequest {
+	u := &upstreamRequest{}
+	u.cond = sync.NewCond(&u.mu)
+	if len(body) > 0 {
+		u.chunks = append(u.chunks, body)
+	}
+	u.eos = eos
+	if timeout > 0 {
+		u.timer = time.AfterFunc(timeout, func() {
+			u.mu.Lock()
+			u.timedOut = true
+			conn := u.conn
+			u.mu.Unlock()
+			if conn != nil {
+				conn.Close()
+			}
+			u.cond.Broadcast()
+		})
+	}
+	go u.run(c, headers, done)
+	return u
+}
+
+func (u *upstreamRequest) run(c Cluster, headers Pairs, done func(*rawResponse, error)) {
+	finish := func(r *rawResponse, err error) {
+		u.mu.Lock()
+		aborted, timedOut := u.aborted, u.timedOut
+		u.finished = true
+		u.mu.Unlock()
+		if u.timer != nil {
+			u.timer.Stop()
+		}
+		if aborted {
+			return
+		}
+		if timedOut {
+			err = errTimeout
+		}
+		done(r, err)
+	}
+	dialTimeout := 5 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	conn, err := dialCluster(ctx, c)
+	cancel()
+	if err != nil {
+		finish(nil, fmt.Errorf("%w: %v", errConnect, err))
+		return
+	}
+	u.mu.Lock()
+	if u.aborted || u.timedOut {
+		u.mu.Unlock()
+		conn.Close()
+		finish(nil, errAborted)
+		return
+	}
+	u.conn = conn
+	u.mu.Unlock()
+	defer conn.Close()
+
+	w := bufio.NewWriter(conn)
+	u.mu.Lock()
+	chunked := !(u.eos && len(u.chunks) <= 1)
+	var fixed []byte
+	if !chunked && len(u.chunks) == 1 {
+		fixed = u.chunks[0]
+		u.chunks = nil
+	}
+	u.mu.Unlock()
+	writeHead(w, headers, chunked, len(fixed))
+	w.Write(fixed)
+	if err := w.Flush(); err != nil {
+		finish(nil, fmt.Errorf("%w: %v", errBeforeHeaders, err))
+		return
+	}
+
+	respCh := make(chan struct{})
+	var resp *rawResponse
+	var respErr error
+	go func() {
+		resp, respErr = readResponse(conn)
+		close(respCh)
+	}()
+	if chunked {
+		u.writeChunks(w)
+	}
+	<-respCh
+	finish(resp, respErr)
+}
+
+func writeHead(w *bufio.Writer, headers Pairs, chunked bool, length int) {
+	method, path, authority := firstValue(headers, ":method"), firstValue(headers, ":path"), firstValue(headers, ":authority")
+	fmt.Fprintf(w, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, authority)
+	for _, kv := range headers {
+		switch {
+		case strings.HasPrefix(kv[0], ":"), kv[0] == "host", kv[0] == "content-length", kv[0] == "transfer-encoding", kv[0] == "connection":
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\r\n", kv[0], kv[1])
+	}
+	if chunked {
+		w.WriteString("transfer-encoding: chunked\r\n")
+	} else if length > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+		fmt.Fprintf(w, "content-length: %d\r\n", length)
+	}
+	w.WriteString("\r\n")
+}
+
+func (u *upstreamRequest) writeChunks(w *bufio.Writer) {
+	for {
+		u.mu.Lock()
+		for len(u.chunks) == 0 && !u.eos && !u.aborted && !u.timedOut {
+			u.cond.Wait()
+		}
+		chunks, eos, stop := u.chunks, u.eos, u.aborted || u.timedOut
+		u.chunks = nil
+		u.mu.Unlock()
+		if stop {
+			return
+		}
+		for _, c := range chunks {
+			if len(c) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%x\r\n", len(c))
+			w.Write(c)
+			w.WriteString("\r\n")
+		}
+		if eos {
+			w.WriteString("0\r\n\r\n")
+		}
+		if w.Flush() != nil || eos {
+			return
+		}
+	}
+}
+
+// write queues body bytes for the upstream; it never blocks the VM.
+func (u *upstreamRequest) write(b []byte, eos bool) {
+	u.mu.Lock()
+	if len(b) > 0 {
+		u.chunks = append(u.chunks, append([]byte(nil), b...))
+	}
+	u.eos = u.eos || eos
+	u.mu.Unlock()
+	u.cond.Broadcast()
+}
+
+// abort resets the upstream request (TCP RST where possible). It reports
+// whether the request was still in progress.
+func (u *upstreamRequest) abort() bool {
+	u.mu.Lock()
+	if u.aborted || u.finished {
+		u.mu.Unlock()
+		return false
+	}
+	u.aborted = true
+	conn := u.conn
+	u.mu.Unlock()
+	u.cond.Broadcast()
+	if conn != nil {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
+	}
+	return true
+}
+
+func readResponse(conn net.Conn) (*rawResponse, error) {
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBeforeHeaders, err)
+	}
+	defer resp.Body.Close()
+	r := &rawResponse{headers: Pairs{{":status", strconv.Itoa(resp.StatusCode)}}}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			r.headers = append(r.headers, [2]string{strings.ToLower(k), v})
+		}
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errAfterHeaders, err)
+	}
+	r.body = body
+	for k, vs := range resp.Trailer {
+		for _, v := range vs {
+			r.trailers = append(r.trailers, [2]string{strings.ToLower(k), v})
+		}
+	}
+	return r, nil
+}
+
+// routerReply turns an upstream failure into the answer Envoy's router
+// generates: 504 on timeout, 503 on connection errors before headers.
+func routerReply(err error) (int, string, string) {
+	switch {
+	case errors.Is(err, errTimeout):
+		return 504, "upstream request timeout", "upstream_response_timeout"
+	case errors.Is(err, errConnect):
+		return 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", "upstream_reset_before_response_started{connection_failure}"
+	default:
+		return 503, "upstream connect error or disconnect/reset before headers. reset reason: connection termination", "upstream_reset_before_response_started{connection_termination}"
+	}
+}
+
+// --- the router ------------------------------------------------------------
+
+func (h *Host) route(path string) (Route, bool) {
+	for _, r := range h.cfg.Routes {
+		if strings.HasPrefix(path, r.Prefix) {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// routeRequest is the router filter receiving the request headers: it
+// opens the upstream request at once.
+func (s *Stream) routeRequest(headers Pairs, eos bool) {
+	h := s.vm.host
+	route, ok := h.route(firstValue(headers, ":path"))
+	if !ok {
+		s.localReplyFromEnvoy(404, "", "route_not_found")
+		return
+	}
+	cluster, ok := h.cfg.Clusters[route.Cluster]
+	if !ok {
+		s.localReplyFromEnvoy(503, "no healthy upstream", "no_healthy_upstream")
+		return
+	}
+	timeout := route.Timeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	s.event("upstream: open %s", route.Cluster)
+	s.upstreamOpen = true
+	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, func(r *rawResponse, err error) {
+		defer s.lock()()
+		if s.finished {
+			return
+		}
+		s.upstream = nil
+		if err != nil {
+			status, body, details := routerReply(err)
+			if errors.Is(err, errAfterHeaders) {
+				s.reset("upstream_reset_after_response_started")
+				return
+			}
+			s.event("upstream: %v", err)
+			s.localReplyFromEnvoy(status, body, details)
+			return
+		}
+		s.event("upstream: %s", firstValue(r.headers, ":status"))
+		s.encode(r.headers, r.body, len(r.body) == 0)
+	})
+}
+
+// UpstreamOpened reports whether the router opened a request to the
+// route's cluster for this stream.
+func (s *Stream) UpstreamOpened() bool {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	return s.upstreamOpen
+}

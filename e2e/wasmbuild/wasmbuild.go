@@ -1,0 +1,71 @@
+// Package wasmbuild compiles Go packages to proxy-wasm modules for tests and
+// the local runner, with the same flags as build.sh.
+package wasmbuild
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Build compiles the package pkg (an import path or a directory relative to
+// dir) with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared into out.
+func Build(dir, pkg, out string) error {
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("wasmbuild: go build %s: %w\n%s", pkg, err, stderr.String())
+	}
+	return nil
+}
+
+// PluginPackage is the product plugin's import path.
+const PluginPackage = "github.com/firmly/session-transfer-filter/plugin"
+
+var (
+	mu    sync.Mutex
+	cache = map[string][]byte{}
+)
+
+// ForTest returns the compiled module for pkg, building it once per test
+// binary. For the product plugin, PLUGIN_WASM names a module already built
+// by ./build.sh, which is then used as is.
+func ForTest(tb testing.TB, pkg string) []byte {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := cache[pkg]; ok {
+		return b
+	}
+	if path := os.Getenv("PLUGIN_WASM"); path != "" && pkg == PluginPackage {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			tb.Fatalf("PLUGIN_WASM: %v", err)
+		}
+		cache[pkg] = b
+		return b
+	}
+	dir, err := os.MkdirTemp("", "wasmbuild")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "module.wasm")
+	wd, _ := os.Getwd()
+	if err := Build(wd, pkg, out); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cache[pkg] = b
+	return b
+}
