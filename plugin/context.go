@@ -1,7 +1,13 @@
 package main
 
 import (
+	"os"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
 // vmContext is the VM-wide context; one per Envoy worker VM.
@@ -12,20 +18,46 @@ func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
 	return &pluginContext{id: contextID}
 }
 
-// pluginContext is the root context of one plugin configuration.
+// pluginContext is the root context of one plugin configuration. Envoy
+// starts it several times (canary and every worker VM), so starting has no
+// side effects beyond reading the configuration.
 type pluginContext struct {
 	types.DefaultPluginContext
-	id uint32
+	id     uint32
+	engine *transfer.Engine
+}
+
+// OnPluginStart implements types.PluginContext. An invalid configuration
+// refuses the start with one critical log line naming the key; Envoy then
+// rejects the configuration.
+func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("session-transfer: refusing to start: internal error: %v", r)
+			status = types.OnPluginStartStatusFailed
+		}
+	}()
+	data, err := proxywasm.GetPluginConfiguration()
+	if err != nil && err != types.ErrorStatusNotFound {
+		proxywasm.LogCriticalf("session-transfer: refusing to start: cannot read the configuration: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	cfg, err := config.Parse(data, os.LookupEnv)
+	if err != nil {
+		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	engine, err := transfer.New(cfg)
+	if err != nil {
+		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	p.engine = engine
+	proxywasm.LogInfof("session-transfer: started with %d merchant(s), pause_on_headers=%v", len(cfg.Merchants), cfg.PauseOnHeaders)
+	return types.OnPluginStartStatusOK
 }
 
 // NewHttpContext implements types.PluginContext.
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &httpContext{plugin: p, id: contextID}
-}
-
-// httpContext is one HTTP stream.
-type httpContext struct {
-	types.DefaultHttpContext
-	plugin *pluginContext
-	id     uint32
+	return &httpContext{engine: p.engine, id: contextID}
 }

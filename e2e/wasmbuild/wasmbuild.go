@@ -52,6 +52,7 @@ func ForTest(tb testing.TB, pkg string) []byte {
 		cache[pkg] = b
 		return b
 	}
+	touchSources(tb)
 	dir, err := os.MkdirTemp("", "wasmbuild")
 	if err != nil {
 		tb.Fatal(err)
@@ -68,4 +69,27 @@ func ForTest(tb testing.TB, pkg string) []byte {
 	}
 	cache[pkg] = b
 	return b
+}
+
+// touchSources reads every Go source and go.mod/go.sum of the module. The
+// build runs in a subprocess, whose reads go test cannot see; reading them
+// here makes go test's cache notice when the plugin's code changes.
+func touchSources(tb testing.TB) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(string(bytes.TrimSpace(out)))
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if name := d.Name(); filepath.Ext(name) == ".go" || name == "go.mod" || name == "go.sum" {
+			os.ReadFile(path)
+		}
+		return nil
+	})
 }

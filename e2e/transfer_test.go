@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestTransferSucceeds(t *testing.T) {
+	st := newStack(t, stackOpts{})
+	body := `{"handle":{"handle":"cart-12345","token":"9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b","merchantData":{"a":1,"a":2}},` +
+		`"cookies":["form_key=XyZ; path=/", {"name":" PHPSESSID ","value":"abc123"}]}`
+	resp := st.do(t, st.req(t, body))
+	if resp.Status != 200 {
+		t.Fatalf("got %d %s\nlogs:\n%s", resp.Status, resp.Body, st.host.LogText())
+	}
+	var cart map[string]any
+	if err := json.Unmarshal(resp.Body, &cart); err != nil {
+		t.Fatal(err)
+	}
+	if cart["shop_id"] != testDomain || cart["schema_version"] != "2.0" || !strings.HasPrefix(cart["cart_id"].(string), "cart_") {
+		t.Errorf("cart %s", resp.Body)
+	}
+	m := st.merchant.received()
+	if len(m) != 1 {
+		t.Fatalf("merchant got %d calls", len(m))
+	}
+	wantExport := `{"domain":"staging.luma.gift","handle":{"handle":"cart-12345","token":"9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b","merchantData":{"a":1,"a":2}},"cookies":["PHPSESSID=abc123","form_key=XyZ"]}`
+	if m[0].Body != wantExport || m[0].Method != "POST" || m[0].Path != "/firmly/session/export" ||
+		m[0].Header.Get("x-firmly-session-key") != objectHandleSK || m[0].Header.Get("x-merchant-key") != "mk-1" ||
+		m[0].Header.Get("x-request-id") != "req-1" {
+		t.Errorf("merchant saw %+v", m[0])
+	}
+	b := st.backend.received()
+	if len(b) != 1 || b[0].Method != "PUT" || b[0].Path != "/v1/sessions/"+objectHandleSK ||
+		b[0].Header.Get("idempotency-key") != objectHandleSK || b[0].Header.Get("x-firmly-device-id") != "dev-123" {
+		t.Fatalf("backend saw %+v", b)
+	}
+	var rec map[string]json.RawMessage
+	json.Unmarshal([]byte(b[0].Body), &rec)
+	if string(rec["cart"]) != string(resp.Body) || string(rec["device_id"]) != `"dev-123"` || string(rec["app_id"]) != `"app-1"` {
+		t.Errorf("backend record %s", b[0].Body)
+	}
+}

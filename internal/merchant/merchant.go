@@ -1,0 +1,281 @@
+// Package merchant speaks the merchant session-export contract (SPEC §2.5):
+// it writes the export request body, classifies the answer's status, and
+// parses and checks the cart of a 200 answer.
+package merchant
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/firmly/session-transfer-filter/internal/apierror"
+	"github.com/firmly/session-transfer-filter/internal/money"
+	"github.com/firmly/session-transfer-filter/internal/sessionkey"
+)
+
+// ExportRequestBody is {"domain", "handle" (the raw JSON as received),
+// "cookies": ["name=value", ...]} with the cookies sorted.
+func ExportRequestBody(domain, rawHandle string, cookies []sessionkey.Cookie) []byte {
+	var b strings.Builder
+	d, _ := json.Marshal(domain)
+	b.WriteString(`{"domain":`)
+	b.Write(d)
+	b.WriteString(`,"handle":`)
+	b.WriteString(rawHandle)
+	b.WriteString(`,"cookies":[`)
+	for i, c := range sessionkey.Sorted(cookies) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		s, _ := json.Marshal(c.Name + "=" + c.Value)
+		b.Write(s)
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+// CheckStatus maps the export answer's status to the client's error, or nil
+// for a 200. status 0 means the callout was reset (no headers).
+func CheckStatus(status int) *apierror.Error {
+	switch {
+	case status == 200:
+		return nil
+	case status == 0:
+		return apierror.New(apierror.StoreUnavailable, "merchant session export failed: connection reset")
+	case status == 401, status == 403, status == 404, status == 409, status == 410, status == 422:
+		return apierror.New(apierror.CannotTransferSession, "the external session is invalid or expired")
+	case status >= 200 && status < 300:
+		return apierror.New(apierror.InvalidMerchantResponse, "merchant session export answered %d, want 200", status)
+	case status == 504:
+		return apierror.New(apierror.StoreUnavailable, "merchant session export timed out")
+	}
+	return apierror.New(apierror.StoreUnavailable, "merchant session export answered %d", status)
+}
+
+// Cart is a merchant cart that passed every check.
+type Cart struct {
+	PlatformID    string
+	Currency      money.Currency
+	Lines         []Line
+	ShippingTotal int64
+	TaxTotal      int64
+	Coupons       []string
+}
+
+// Line is one cart line, money in minor units.
+type Line struct {
+	PlatformLineItemID string
+	SKU                string
+	BaseSKU            string
+	VariantID          string
+	Description        string
+	VariantDescription string
+	Quantity           int64
+	UnitPrice          int64
+	MSRP               *int64
+	AvailableQuantity  int64
+	Image              *Image
+	RequiresShipping   bool
+}
+
+// Image is a line's picture.
+type Image struct{ URL, Alt string }
+
+// Limits bound a merchant answer.
+type Limits struct {
+	MaxLineItems int
+	MaxBodyBytes int
+}
+
+var integerRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+type parseErr struct{ msg string }
+
+func bad(format string, args ...any) *parseErr { return &parseErr{fmt.Sprintf(format, args...)} }
+
+// ParseCart parses the body of a 200 export answer. Any deviation from the
+// contract is ErrorInvalidMerchantResponse naming the field; the body's
+// values are never echoed.
+func ParseCart(body []byte, lim Limits) (*Cart, *apierror.Error) {
+	c, perr := parseCart(body, lim)
+	if perr != nil {
+		return nil, apierror.New(apierror.InvalidMerchantResponse, "merchant cart: %s", perr.msg)
+	}
+	return c, nil
+}
+
+func parseCart(body []byte, lim Limits) (*Cart, *parseErr) {
+	if len(body) > lim.MaxBodyBytes {
+		return nil, bad("larger than %d bytes", lim.MaxBodyBytes)
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, bad("not valid JSON")
+	}
+	cart := gjson.GetBytes(body, "cart")
+	if !cart.IsObject() {
+		return nil, bad("cart: must be an object")
+	}
+	c := &Cart{}
+	var perr *parseErr
+	if pid := cart.Get("platform_id"); pid.Exists() && pid.Type != gjson.Null {
+		if pid.Type != gjson.String {
+			return nil, bad("cart.platform_id: must be a string")
+		}
+		c.PlatformID = pid.Str
+	}
+	cur := cart.Get("currency")
+	if cur.Type != gjson.String {
+		return nil, bad("cart.currency: required string")
+	}
+	var ok bool
+	if c.Currency, ok = money.Lookup(cur.Str); !ok {
+		return nil, bad("cart.currency: not an ISO 4217 currency")
+	}
+	if c.ShippingTotal, perr = amount(cart.Get("shipping_total"), "cart.shipping_total", false); perr != nil {
+		return nil, perr
+	}
+	if c.TaxTotal, perr = amount(cart.Get("tax_total"), "cart.tax_total", false); perr != nil {
+		return nil, perr
+	}
+	if cp := cart.Get("coupons"); cp.Exists() && cp.Type != gjson.Null {
+		if !cp.IsArray() {
+			return nil, bad("cart.coupons: must be an array of strings")
+		}
+		for i, x := range cp.Array() {
+			if x.Type != gjson.String {
+				return nil, bad("cart.coupons[%d]: must be a string", i)
+			}
+			c.Coupons = append(c.Coupons, x.Str)
+		}
+	}
+	lines := cart.Get("line_items")
+	if !lines.IsArray() {
+		return nil, bad("cart.line_items: required array")
+	}
+	items := lines.Array()
+	if len(items) > lim.MaxLineItems {
+		return nil, bad("cart.line_items: more than %d lines", lim.MaxLineItems)
+	}
+	for i, it := range items {
+		l, perr := parseLine(it, fmt.Sprintf("cart.line_items[%d]", i))
+		if perr != nil {
+			return nil, perr
+		}
+		c.Lines = append(c.Lines, l)
+	}
+	return c, nil
+}
+
+func parseLine(it gjson.Result, key string) (Line, *parseErr) {
+	if !it.IsObject() {
+		return Line{}, bad("%s: must be an object", key)
+	}
+	l := Line{RequiresShipping: true}
+	var perr *parseErr
+	str := func(name string, required bool, dst *string) {
+		if perr != nil {
+			return
+		}
+		v := it.Get(name)
+		if !v.Exists() || v.Type == gjson.Null {
+			if required {
+				perr = bad("%s.%s: required", key, name)
+			}
+			return
+		}
+		if v.Type != gjson.String || (required && v.Str == "") {
+			perr = bad("%s.%s: must be a non-empty string", key, name)
+			return
+		}
+		*dst = v.Str
+	}
+	str("platform_line_item_id", true, &l.PlatformLineItemID)
+	str("sku", true, &l.SKU)
+	str("description", true, &l.Description)
+	str("base_sku", false, &l.BaseSKU)
+	str("variant_id", false, &l.VariantID)
+	str("variant_description", false, &l.VariantDescription)
+	if perr != nil {
+		return Line{}, perr
+	}
+	if l.Quantity, perr = amount(it.Get("quantity"), key+".quantity", true); perr != nil {
+		return Line{}, perr
+	}
+	if l.Quantity < 1 {
+		return Line{}, bad("%s.quantity: must be at least 1", key)
+	}
+	if l.UnitPrice, perr = amount(it.Get("unit_price"), key+".unit_price", true); perr != nil {
+		return Line{}, perr
+	}
+	if l.AvailableQuantity, perr = amount(it.Get("available_quantity"), key+".available_quantity", true); perr != nil {
+		return Line{}, perr
+	}
+	if m := it.Get("msrp"); m.Exists() && m.Type != gjson.Null {
+		v, perr := amount(m, key+".msrp", true)
+		if perr != nil {
+			return Line{}, perr
+		}
+		l.MSRP = &v
+	}
+	if img := it.Get("image"); img.Exists() && img.Type != gjson.Null {
+		if !img.IsObject() || img.Get("url").Type != gjson.String {
+			return Line{}, bad("%s.image: must be an object with a url string", key)
+		}
+		alt := img.Get("alt")
+		if alt.Exists() && alt.Type != gjson.String && alt.Type != gjson.Null {
+			return Line{}, bad("%s.image.alt: must be a string", key)
+		}
+		l.Image = &Image{URL: img.Get("url").Str, Alt: alt.Str}
+	}
+	if rs := it.Get("requires_shipping"); rs.Exists() && rs.Type != gjson.Null {
+		if !rs.IsBool() {
+			return Line{}, bad("%s.requires_shipping: must be true or false", key)
+		}
+		l.RequiresShipping = rs.Bool()
+	}
+	return l, nil
+}
+
+// amount reads a non-negative integer no larger than money.Max. Absent is 0
+// unless required.
+func amount(v gjson.Result, key string, required bool) (int64, *parseErr) {
+	if !v.Exists() || v.Type == gjson.Null {
+		if required {
+			return 0, bad("%s: required", key)
+		}
+		return 0, nil
+	}
+	if v.Type != gjson.Number || !integerRe.MatchString(v.Raw) {
+		return 0, bad("%s: must be an integer", key)
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if err != nil || n > money.Max {
+		return 0, bad("%s: too large", key)
+	}
+	if n < 0 {
+		return 0, bad("%s: must not be negative", key)
+	}
+	return n, nil
+}
+
+// CheckCart refuses an empty cart and lines wanting more than the live
+// stock, naming every short SKU.
+func CheckCart(c *Cart) *apierror.Error {
+	if len(c.Lines) == 0 {
+		return apierror.New(apierror.NoLineItem, "the transferred cart is empty")
+	}
+	var short []string
+	for _, l := range c.Lines {
+		if l.Quantity > l.AvailableQuantity {
+			short = append(short, fmt.Sprintf("%s (wanted %d, available %d)", l.SKU, l.Quantity, l.AvailableQuantity))
+		}
+	}
+	if len(short) > 0 {
+		return apierror.New(apierror.NotEnoughStock, "not enough stock for %s", strings.Join(short, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package request
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/firmly/session-transfer-filter/internal/apierror"
+	"github.com/firmly/session-transfer-filter/internal/sessionkey"
+)
+
+// Limits bound what a body may hold; the defaults are SPEC §3's.
+type Limits struct {
+	HandleMinLength int // string handle, or object handle without a token
+	TokenMinLength  int
+	MaxCookies      int
+}
+
+// DefaultLimits are the configuration defaults.
+var DefaultLimits = Limits{HandleMinLength: 36, TokenMinLength: 36, MaxCookies: 64}
+
+const (
+	maxHandleLength       = 1024
+	maxTokenLength        = 4096
+	maxMerchantDataBytes  = 16 << 10
+	maxCookieNameLength   = 256
+	maxCookieValueLength  = 4096
+	supportedHandleFormat = "1.0"
+)
+
+// Transfer is a validated request body.
+type Transfer struct {
+	// ObjectHandle is true when handle was a JSON object.
+	ObjectHandle bool
+	// Handle is the string handle, or handle.handle.
+	Handle string
+	// Token is handle.token, or "".
+	Token string
+	// RawHandle is the handle's JSON text exactly as received.
+	RawHandle string
+	// Cookies are normalised (trimmed, attributes dropped), in request order.
+	Cookies []sessionkey.Cookie
+}
+
+func invalid(format string, args ...any) *apierror.Error {
+	return apierror.New(apierror.InvalidInputBody, format, args...)
+}
+
+// ParseBody validates a transfer body: one JSON object in valid UTF-8,
+// without duplicate keys (except inside handle.merchantData, which is
+// forwarded verbatim), with a valid handle and cookies. Unknown keys are
+// ignored. Descriptions name the field and never echo its value.
+func ParseBody(body []byte, lim Limits) (*Transfer, *apierror.Error) {
+	if !utf8.Valid(body) {
+		return nil, invalid("body: must be valid UTF-8")
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, invalid("body: must be valid JSON")
+	}
+	root := gjson.ParseBytes(body)
+	if !root.IsObject() {
+		return nil, invalid("body: must be a JSON object")
+	}
+	if path, dup := duplicateKey(root, ""); dup {
+		return nil, invalid("%s: duplicate key", path)
+	}
+	t := &Transfer{}
+	h := root.Get("handle")
+	switch {
+	case !h.Exists() || h.Type == gjson.Null:
+		return nil, invalid("handle: required")
+	case h.Type == gjson.String:
+		if err := checkVisible("handle", h.Str, lim.HandleMinLength, maxHandleLength); err != nil {
+			return nil, err
+		}
+		t.Handle = h.Str
+	case h.IsObject():
+		t.ObjectHandle = true
+		if err := parseObjectHandle(h, lim, t); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalid("handle: must be a string or an object")
+	}
+	t.RawHandle = h.Raw
+	cookies, err := ParseCookies(root.Get("cookies"), lim.MaxCookies)
+	if err != nil {
+		return nil, err
+	}
+	t.Cookies = cookies
+	return t, nil
+}
+
+func parseObjectHandle(h gjson.Result, lim Limits, t *Transfer) *apierror.Error {
+	inner := h.Get("handle")
+	if !inner.Exists() || inner.Type == gjson.Null {
+		return invalid("handle.handle: required")
+	}
+	if inner.Type != gjson.String {
+		return invalid("handle.handle: must be a string")
+	}
+	if err := checkVisible("handle.handle", inner.Str, 1, maxHandleLength); err != nil {
+		return err
+	}
+	t.Handle = inner.Str
+	if tok := h.Get("token"); tok.Exists() && tok.Type != gjson.Null {
+		if tok.Type != gjson.String {
+			return invalid("handle.token: must be a string")
+		}
+		if err := checkVisible("handle.token", tok.Str, lim.TokenMinLength, maxTokenLength); err != nil {
+			return err
+		}
+		t.Token = tok.Str
+	} else if len(t.Handle) < lim.HandleMinLength {
+		return invalid("handle.handle: must be at least %d characters when there is no token", lim.HandleMinLength)
+	}
+	if md := h.Get("merchantData"); md.Exists() && md.Type != gjson.Null {
+		if !md.IsObject() {
+			return invalid("handle.merchantData: must be an object")
+		}
+		if len(md.Raw) > maxMerchantDataBytes {
+			return invalid("handle.merchantData: must be at most %d bytes", maxMerchantDataBytes)
+		}
+	}
+	if v := h.Get("version"); v.Exists() && v.Type != gjson.Null {
+		if v.Type != gjson.String || v.Str != supportedHandleFormat {
+			return invalid("handle.version: must be %q", supportedHandleFormat)
+		}
+	}
+	return nil
+}
+
+// checkVisible checks a string of visible ASCII (0x21–0x7E) whose length
+// lies in [min, max].
+func checkVisible(field, s string, min, max int) *apierror.Error {
+	if len(s) < min {
+		return invalid("%s: must be at least %d characters", field, min)
+	}
+	if len(s) > max {
+		return invalid("%s: must be at most %d characters", field, max)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return invalid("%s: must be visible ASCII characters only", field)
+		}
+	}
+	return nil
+}
+
+// duplicateKey finds the first object key that repeats, at any depth, but
+// does not look inside handle.merchantData.
+func duplicateKey(v gjson.Result, path string) (string, bool) {
+	switch {
+	case v.IsObject():
+		if path == "handle.merchantData" {
+			return "", false
+		}
+		seen := map[string]bool{}
+		var dupPath string
+		found := false
+		v.ForEach(func(k, val gjson.Result) bool {
+			p := k.Str
+			if path != "" {
+				p = path + "." + k.Str
+			}
+			if seen[k.Str] {
+				dupPath, found = p, true
+				return false
+			}
+			seen[k.Str] = true
+			if dp, ok := duplicateKey(val, p); ok {
+				dupPath, found = dp, true
+				return false
+			}
+			return true
+		})
+		return dupPath, found
+	case v.IsArray():
+		var dupPath string
+		found := false
+		i := 0
+		v.ForEach(func(_, val gjson.Result) bool {
+			if dp, ok := duplicateKey(val, fmt.Sprintf("%s[%d]", path, i)); ok {
+				dupPath, found = dp, true
+				return false
+			}
+			i++
+			return true
+		})
+		return dupPath, found
+	}
+	return "", false
+}
+
+// ParseCookies validates and normalises the cookies array (absent or null
+// means none). Each item is "name=value" (anything after the first ';' is a
+// cookie attribute and is dropped) or {"name": ..., "value": ...}; spaces and
+// tabs around name and value are trimmed.
+func ParseCookies(v gjson.Result, max int) ([]sessionkey.Cookie, *apierror.Error) {
+	if !v.Exists() || v.Type == gjson.Null {
+		return nil, nil
+	}
+	if !v.IsArray() {
+		return nil, invalid("cookies: must be an array")
+	}
+	items := v.Array()
+	if len(items) > max {
+		return nil, invalid("cookies: at most %d cookies", max)
+	}
+	out := make([]sessionkey.Cookie, 0, len(items))
+	for i, item := range items {
+		field := fmt.Sprintf("cookies[%d]", i)
+		var name, value string
+		switch {
+		case item.Type == gjson.String:
+			pair, _, _ := strings.Cut(item.Str, ";")
+			n, val, ok := strings.Cut(pair, "=")
+			if !ok {
+				return nil, invalid("%s: must be name=value", field)
+			}
+			name, value = n, val
+		case item.IsObject():
+			n, val := item.Get("name"), item.Get("value")
+			if n.Type != gjson.String {
+				return nil, invalid("%s.name: must be a string", field)
+			}
+			if val.Type != gjson.String {
+				return nil, invalid("%s.value: must be a string", field)
+			}
+			name, value = n.Str, val.Str
+		default:
+			return nil, invalid("%s: must be a string or an object", field)
+		}
+		c, err := NormalizeCookie(field, name, value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// NormalizeCookie trims spaces and tabs and checks the RFC 6265 rules.
+func NormalizeCookie(field, name, value string) (sessionkey.Cookie, *apierror.Error) {
+	name = strings.Trim(name, " \t")
+	value = strings.Trim(value, " \t")
+	if len(name) == 0 || len(name) > maxCookieNameLength {
+		return sessionkey.Cookie{}, invalid("%s: name must be 1 to %d characters", field, maxCookieNameLength)
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return sessionkey.Cookie{}, invalid("%s: name must be an RFC 6265 token", field)
+		}
+	}
+	if len(value) > maxCookieValueLength {
+		return sessionkey.Cookie{}, invalid("%s: value must be at most %d bytes", field, maxCookieValueLength)
+	}
+	for i := 0; i < len(value); i++ {
+		if value[i] < 0x20 || value[i] == 0x7f {
+			return sessionkey.Cookie{}, invalid("%s: value must not contain control characters", field)
+		}
+	}
+	return sessionkey.Cookie{Name: name, Value: value}, nil
+}
+
+// isTokenChar is RFC 7230's tchar, which RFC 6265 uses for cookie names.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
