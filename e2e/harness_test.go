@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -172,22 +174,30 @@ const lumaCart = `{"cart":{"platform_id":"magento","currency":"USD","line_items"
 	`{"platform_line_item_id":"1","sku":"GIFT-CARD","description":"Gift card","quantity":1,"unit_price":2500,` +
 	`"requires_shipping":false,"available_quantity":100}],"shipping_total":500,"tax_total":864,"coupons":["WELCOME"]}}`
 
-func pluginConfig(t testing.TB, extra string) string {
+func pluginConfig(t testing.TB, o stackOpts) string {
+	if o.merchantTimeoutMs == 0 {
+		o.merchantTimeoutMs = 2000
+	}
+	if o.backendTimeoutMs == 0 {
+		o.backendTimeoutMs = 2000
+	}
 	cfg := fmt.Sprintf(`{
   "auth": {"jwks": %s, "hs256_secret": %q, "allowed_app_ids": ["app-1", "app-2"]},
   "session_key": {"secret": %q},
   "merchants": {
-    %q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento",
+    %q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento", "timeout_ms": %d,
       "headers": {"x-merchant-key": "mk-1"}, "payment_method_options": [{"type": "CreditCard", "wallet": "user"}]}
   },
-  "backend": {"cluster": "session_backend", "authority": "sessions.internal", "headers": {"x-backend-key": "bk-1"}}%s
-}`, jwks(t), testHS256, testSecret, testDomain, extra)
+  "backend": {"cluster": "session_backend", "authority": "sessions.internal", "timeout_ms": %d, "headers": {"x-backend-key": "bk-1"}}%s
+}`, jwks(t), testHS256, testSecret, testDomain, o.merchantTimeoutMs, o.backendTimeoutMs, o.extraConfig)
 	return cfg
 }
 
 type stackOpts struct {
-	extraConfig string // appended inside the top-level object, starting with a comma
-	hostConfig  func(*envoyhost.Config)
+	extraConfig       string // appended inside the top-level object, starting with a comma
+	merchantTimeoutMs int
+	backendTimeoutMs  int
+	hostConfig        func(*envoyhost.Config)
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -197,7 +207,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	st.backend.answer(201, `{"ok":true}`)
 	st.app.set(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) })
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(pluginConfig(t, o.extraConfig)),
+		PluginConfig: []byte(pluginConfig(t, o)),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Addr: st.merchant.addr()},
 			"session_backend": {Addr: st.backend.addr()},
@@ -256,4 +266,11 @@ func decodeError(t *testing.T, resp *envoyhost.Response) apiError {
 		t.Errorf("inconsistent error %+v for status %d (content-type %q)", e, resp.Status, resp.Header("content-type"))
 	}
 	return e
+}
+
+func tlsTo(s *service, serverName string) *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.srv.Certificate())
+	// httptest certificates name example.com; accept them for any SNI.
+	return &tls.Config{RootCAs: pool, ServerName: "example.com"}
 }

@@ -63,8 +63,9 @@ func TestNonTransferRequestPassesThroughUntouched(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	h, err := envoyhost.Start(ctx, pluginWasm(t), envoyhost.Config{
-		Clusters: map[string]envoyhost.Cluster{"app": {Addr: strings.TrimPrefix(app.URL, "http://")}},
-		Routes:   []envoyhost.Route{{Prefix: "/", Cluster: "app"}},
+		PluginConfig: []byte(pluginConfig(t, stackOpts{})),
+		Clusters:     map[string]envoyhost.Cluster{"app": {Addr: strings.TrimPrefix(app.URL, "http://")}},
+		Routes:       []envoyhost.Route{{Prefix: "/", Cluster: "app"}},
 	})
 	if err != nil {
 		t.Fatal(err)

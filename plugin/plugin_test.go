@@ -18,8 +18,8 @@ import (
 // behaviours run against the compiled module in e2e/.
 
 const (
-	hs     = "hs256-secret-0123456789abcdef0123456789"
-	uuid   = "3f1c2a9e-7b4d-4e8a-9c2f-5d6e7f8a9b0c"
+	hs           = "hs256-secret-0123456789abcdef0123456789"
+	uuid         = "3f1c2a9e-7b4d-4e8a-9c2f-5d6e7f8a9b0c"
 	pluginConfig = `{"auth":{"hs256_secret":"` + hs + `"},"session_key":{"secret":"test-secret-0123456789abcdef0123456789abcdef"},
 	  "merchants":{"staging.luma.gift":{"cluster":"merchant"}},"backend":{"cluster":"backend"}}`
 	cart = `{"cart":{"currency":"USD","line_items":[{"platform_line_item_id":"0","sku":"A","description":"d","quantity":1,"unit_price":100,"available_quantity":1}]}}`
