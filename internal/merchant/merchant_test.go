@@ -17,7 +17,7 @@ func cartWith(lines string, extra string) string {
 
 func TestExportRequestBody(t *testing.T) {
 	got := string(ExportRequestBody("luma.gift", `{"handle":"h","merchantData":{"a":1,"a":2}}`,
-		[]sessionkey.Cookie{{Name: "b", Value: "2"}, {Name: "a", Value: "x\"y"}, {"a", "1"}}))
+		[]sessionkey.Cookie{{Name: "b", Value: "2"}, {Name: "a", Value: "x\"y"}, {Name: "a", Value: "1"}}))
 	want := `{"domain":"luma.gift","handle":{"handle":"h","merchantData":{"a":1,"a":2}},"cookies":["a=1","a=x\"y","b=2"]}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)

@@ -114,11 +114,11 @@ func TestParseBodyAccepts(t *testing.T) {
 			Transfer{ObjectHandle: true, Handle: uuid, RawHandle: `{"handle":"` + uuid + `","merchantData":{"a":1,"a":2}}`}},
 		{"cookies of both forms, trimmed, attributes dropped",
 			`{"handle":"` + uuid + `","cookies":[" a = 1 ; path=/; secure","b=","c==x",{"name":"\td","value":" 4 ","extra":true}]}`,
-			Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`, Cookies: []sessionkey.Cookie{{Name: "a", Value: "1"}, {Name: "b", Value: ""}, {Name: "c", Value: "=x"}, {"d", "4"}}}},
+			Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`, Cookies: []sessionkey.Cookie{{Name: "a", Value: "1"}, {Name: "b", Value: ""}, {Name: "c", Value: "=x"}, {Name: "d", Value: "4"}}}},
 		{"null cookies are none", `{"handle":"` + uuid + `","cookies":null}`, Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`}},
 		{"unknown keys are ignored", `{"handle":"` + uuid + `","extra":{"deep":[1]}}`, Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`}},
 		{"value with non-ASCII UTF-8", `{"handle":"` + uuid + `","cookies":["n=é"]}`,
-			Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`, Cookies: []sessionkey.Cookie{{"n", "é"}}}},
+			Transfer{Handle: uuid, RawHandle: `"` + uuid + `"`, Cookies: []sessionkey.Cookie{{Name: "n", Value: "é"}}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := ParseBody([]byte(c.body), DefaultLimits)
