@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,12 @@ type Cluster struct {
 	FailInline bool
 }
 
-// Route sends requests whose path starts with Prefix to Cluster.
+// Route sends matching requests to Cluster: those whose path starts with
+// Prefix, or, when Regex is set, whose path without the query matches it
+// in full (Envoy's safe_regex).
 type Route struct {
 	Prefix  string
+	Regex   *regexp.Regexp
 	Cluster string
 	// Timeout is the route timeout (Envoy's default is 15 s); on expiry the
 	// router answers 504.

@@ -277,7 +277,14 @@ func routerReply(err error) (int, string, string) {
 // --- the router ------------------------------------------------------------
 
 func (h *Host) route(path string) (Route, bool) {
+	bare, _, _ := strings.Cut(path, "?")
 	for _, r := range h.cfg.Routes {
+		if r.Regex != nil {
+			if loc := r.Regex.FindStringIndex(bare); loc != nil && loc[0] == 0 && loc[1] == len(bare) {
+				return r, true
+			}
+			continue
+		}
 		if strings.HasPrefix(path, r.Prefix) {
 			return r, true
 		}

@@ -1,0 +1,246 @@
+// Package envoyconfig reads envoy.yaml with Envoy's own API types
+// (go-control-plane): it unmarshals the YAML into a Bootstrap with every
+// typed_config resolved, runs the protos' validation rules on the bootstrap
+// and on each typed config, and extracts what the local run needs from it:
+// the listener, the routes, the wasm filter's settings and the clusters.
+package envoyconfig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	"sigs.k8s.io/yaml"
+
+	// Registers the router's typed config for the Any resolver.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+)
+
+// Config is what the local run takes from envoy.yaml.
+type Config struct {
+	Bootstrap *bootstrapv3.Bootstrap
+	Listener  SocketAddress
+	Admin     SocketAddress
+	Routes    []Route
+	Wasm      Wasm
+	Clusters  map[string]Cluster
+}
+
+// SocketAddress is an address and port.
+type SocketAddress struct {
+	Address string
+	Port    uint32
+}
+
+// Route is a route of the listener's virtual host.
+type Route struct {
+	Prefix    string
+	Regex     *regexp.Regexp
+	Cluster   string
+	TimeoutMs int64
+}
+
+// Wasm is the wasm filter's configuration.
+type Wasm struct {
+	Name                        string
+	RootID                      string
+	VMID                        string
+	CodeFile                    string
+	PluginConfig                string // the StringValue configuration
+	Env                         map[string]string
+	FailurePolicy               wasmv3.FailurePolicy
+	AllowOnHeadersStopIteration bool
+}
+
+// Cluster is one upstream cluster with a single endpoint.
+type Cluster struct {
+	Name    string
+	Address SocketAddress
+	TLS     *UpstreamTLS
+}
+
+// UpstreamTLS is a cluster's TLS transport socket.
+type UpstreamTLS struct {
+	SNI           string
+	TrustedCAFile string
+	SANs          []string
+}
+
+// Load reads, validates and extracts envoy.yaml.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("envoyconfig: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse validates and extracts a bootstrap given as YAML.
+func Parse(raw []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("envoyconfig: YAML: %w", err)
+	}
+	b := &bootstrapv3.Bootstrap{}
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(js, b); err != nil {
+		return nil, fmt.Errorf("envoyconfig: not an Envoy bootstrap: %w", err)
+	}
+	if err := b.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("envoyconfig: bootstrap: %w", err)
+	}
+	c := &Config{Bootstrap: b, Clusters: map[string]Cluster{}}
+	if a := b.GetAdmin().GetAddress().GetSocketAddress(); a != nil {
+		c.Admin = SocketAddress{a.GetAddress(), a.GetPortValue()}
+	}
+	ls := b.GetStaticResources().GetListeners()
+	if len(ls) != 1 {
+		return nil, fmt.Errorf("envoyconfig: want exactly one listener, found %d", len(ls))
+	}
+	l := ls[0]
+	a := l.GetAddress().GetSocketAddress()
+	c.Listener = SocketAddress{a.GetAddress(), a.GetPortValue()}
+	for _, fc := range l.GetFilterChains() {
+		for _, f := range fc.GetFilters() {
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := unpack(f.GetTypedConfig(), hcm, "listener "+l.GetName()+" filter "+f.GetName()); err != nil {
+				return nil, err
+			}
+			if err := c.readHCM(hcm); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, cl := range b.GetStaticResources().GetClusters() {
+		cc, err := readCluster(cl)
+		if err != nil {
+			return nil, err
+		}
+		c.Clusters[cc.Name] = cc
+	}
+	for _, r := range c.Routes {
+		if _, ok := c.Clusters[r.Cluster]; !ok {
+			return nil, fmt.Errorf("envoyconfig: a route names unknown cluster %q", r.Cluster)
+		}
+	}
+	if c.Wasm.CodeFile == "" {
+		return nil, errors.New("envoyconfig: no wasm filter found")
+	}
+	return c, nil
+}
+
+// validator is what protoc-gen-validate generates.
+type validator interface{ ValidateAll() error }
+
+// unpack resolves a typed_config into msg and validates it.
+func unpack(a *anypb.Any, msg proto.Message, where string) error {
+	if a == nil {
+		return fmt.Errorf("envoyconfig: %s: missing typed_config", where)
+	}
+	if err := a.UnmarshalTo(msg); err != nil {
+		return fmt.Errorf("envoyconfig: %s: typed_config is %s: %w", where, a.GetTypeUrl(), err)
+	}
+	if v, ok := msg.(validator); ok {
+		if err := v.ValidateAll(); err != nil {
+			return fmt.Errorf("envoyconfig: %s: %w", where, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
+	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			route := Route{Cluster: r.GetRoute().GetCluster(), TimeoutMs: r.GetRoute().GetTimeout().AsDuration().Milliseconds()}
+			switch m := r.GetMatch().GetPathSpecifier().(type) {
+			case *routev3.RouteMatch_Prefix:
+				route.Prefix = m.Prefix
+			case *routev3.RouteMatch_SafeRegex:
+				re, err := regexp.Compile(m.SafeRegex.GetRegex())
+				if err != nil {
+					return fmt.Errorf("envoyconfig: route regex: %w", err)
+				}
+				route.Regex = re
+			case *routev3.RouteMatch_Path:
+				route.Regex = regexp.MustCompile(regexp.QuoteMeta(m.Path))
+			default:
+				return fmt.Errorf("envoyconfig: unsupported route match %T", m)
+			}
+			c.Routes = append(c.Routes, route)
+		}
+	}
+	for _, hf := range hcm.GetHttpFilters() {
+		if hf.GetName() != "envoy.filters.http.wasm" {
+			msg, err := hf.GetTypedConfig().UnmarshalNew()
+			if err != nil {
+				return fmt.Errorf("envoyconfig: http filter %s: %w", hf.GetName(), err)
+			}
+			if v, ok := msg.(validator); ok {
+				if err := v.ValidateAll(); err != nil {
+					return fmt.Errorf("envoyconfig: http filter %s: %w", hf.GetName(), err)
+				}
+			}
+			continue
+		}
+		w := &wasmfilterv3.Wasm{}
+		if err := unpack(hf.GetTypedConfig(), w, "http filter "+hf.GetName()); err != nil {
+			return err
+		}
+		pc := w.GetConfig()
+		if pc.GetFailOpen() && pc.GetFailurePolicy() != wasmv3.FailurePolicy_UNSPECIFIED {
+			// Enforced by Envoy's code, not by the proto's rules.
+			return errors.New("envoyconfig: wasm filter sets both fail_open and failure_policy, which Envoy rejects")
+		}
+		vm := pc.GetVmConfig()
+		sv := &wrapperspb.StringValue{}
+		if err := unpack(pc.GetConfiguration(), sv, "wasm configuration"); err != nil {
+			return err
+		}
+		c.Wasm = Wasm{
+			Name: pc.GetName(), RootID: pc.GetRootId(), VMID: vm.GetVmId(),
+			CodeFile:                    vm.GetCode().GetLocal().GetFilename(),
+			PluginConfig:                sv.GetValue(),
+			Env:                         vm.GetEnvironmentVariables().GetKeyValues(),
+			FailurePolicy:               pc.GetFailurePolicy(),
+			AllowOnHeadersStopIteration: pc.GetAllowOnHeadersStopIteration().GetValue(),
+		}
+		if c.Wasm.CodeFile == "" {
+			return errors.New("envoyconfig: the wasm filter's code must be vm_config.code.local.filename")
+		}
+	}
+	return nil
+}
+
+func readCluster(cl *clusterv3.Cluster) (Cluster, error) {
+	out := Cluster{Name: cl.GetName()}
+	eps := cl.GetLoadAssignment().GetEndpoints()
+	if len(eps) != 1 || len(eps[0].GetLbEndpoints()) != 1 {
+		return out, fmt.Errorf("envoyconfig: cluster %s: want exactly one endpoint", cl.GetName())
+	}
+	var sa *corev3.SocketAddress = eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+	out.Address = SocketAddress{sa.GetAddress(), sa.GetPortValue()}
+	if ts := cl.GetTransportSocket(); ts != nil {
+		t := &tlsv3.UpstreamTlsContext{}
+		if err := unpack(ts.GetTypedConfig(), t, "cluster "+cl.GetName()+" transport socket"); err != nil {
+			return out, err
+		}
+		vc := t.GetCommonTlsContext().GetValidationContext()
+		out.TLS = &UpstreamTLS{SNI: t.GetSni(), TrustedCAFile: vc.GetTrustedCa().GetFilename()}
+		for _, m := range vc.GetMatchTypedSubjectAltNames() {
+			out.TLS.SANs = append(out.TLS.SANs, m.GetMatcher().GetExact())
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+package envoyhost
+
+import (
+	"io"
+	"net/http"
+	"strings"
+)
+
+// ServeHTTP makes the host an HTTP/1.1 proxy: each request becomes a
+// stream (headers, the body in chunks as it arrives, trailers), and the
+// stream's response is written back. A client that goes away cancels the
+// stream, as Envoy resets it.
+func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	headers := Pairs{{":method", r.Method}, {":path", r.URL.RequestURI()}, {":authority", r.Host}, {":scheme", "http"}}
+	if r.TLS != nil {
+		headers[3][1] = "https"
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			headers = append(headers, [2]string{strings.ToLower(k), v})
+		}
+	}
+	s := h.NewStream()
+	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0
+	s.SendHeaders(headers, noBody)
+	if !noBody {
+		go h.pumpBody(s, r)
+	}
+	resp, err := s.Wait(r.Context())
+	if err != nil {
+		s.Cancel()
+		return
+	}
+	if resp.Reset {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	for _, kv := range resp.Headers {
+		if strings.HasPrefix(kv[0], ":") || kv[0] == "content-length" || kv[0] == "transfer-encoding" || kv[0] == "connection" {
+			continue
+		}
+		w.Header().Add(kv[0], kv[1])
+	}
+	w.WriteHeader(resp.Status)
+	w.Write(resp.Body)
+}
+
+// pumpBody feeds the request body to the stream in chunks as it arrives.
+func (h *Host) pumpBody(s *Stream, r *http.Request) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			chunk := append([]byte(nil), buf[:n]...)
+			s.SendData(chunk, false)
+		}
+		if err == io.EOF {
+			var trailers Pairs
+			for k, vs := range r.Trailer {
+				for _, v := range vs {
+					trailers = append(trailers, [2]string{strings.ToLower(k), v})
+				}
+			}
+			if len(trailers) > 0 {
+				s.SendTrailers(trailers)
+			} else {
+				s.SendData(nil, true)
+			}
+			return
+		}
+		if err != nil {
+			s.Cancel()
+			return
+		}
+		select {
+		case <-s.Done():
+			return
+		default:
+		}
+	}
+}
