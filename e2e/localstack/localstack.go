@@ -345,6 +345,10 @@ var errNoRepo = errors.New("localstack: envoy.yaml not found; run from the repos
 
 // FindRepoRoot walks up from dir to the folder holding envoy.yaml.
 func FindRepoRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "envoy.yaml")); err == nil {
 			return dir, nil
