@@ -113,7 +113,7 @@ type service struct {
 	srv     *httptest.Server
 }
 
-func newService(t *testing.T, tlsOn bool) *service {
+func newService(t testing.TB, tlsOn bool) *service {
 	s := &service{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -200,7 +200,7 @@ type stackOpts struct {
 	hostConfig        func(*envoyhost.Config)
 }
 
-func newStack(t *testing.T, o stackOpts) *stack {
+func newStack(t testing.TB, o stackOpts) *stack {
 	t.Helper()
 	st := &stack{merchant: newService(t, false), backend: newService(t, false), app: newService(t, false)}
 	st.merchant.answer(200, lumaCart)
@@ -235,7 +235,7 @@ func (st *stack) req(t testing.TB, body string, extra ...[2]string) *envoyhost.R
 	return &envoyhost.Request{Method: "POST", Path: transferPath, Authority: "api.firmly.test", Headers: append(h, extra...), Body: []byte(body)}
 }
 
-func (st *stack) do(t *testing.T, r *envoyhost.Request) *envoyhost.Response {
+func (st *stack) do(t testing.TB, r *envoyhost.Request) *envoyhost.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

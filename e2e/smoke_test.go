@@ -15,7 +15,7 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/wasmbuild"
 )
 
-func pluginWasm(t *testing.T) []byte { return wasmbuild.ForTest(t, wasmbuild.PluginPackage) }
+func pluginWasm(t testing.TB) []byte { return wasmbuild.ForTest(t, wasmbuild.PluginPackage) }
 
 func TestPluginLoadsWithinEnvoysHostSurface(t *testing.T) {
 	for _, v := range []envoyhost.EnvoyVersion{envoyhost.Envoy133, envoyhost.Envoy139} {

@@ -269,3 +269,11 @@ const statusInvalidMemoryAccess = 6
 func u32(v uint64) uint32 { return uint32(v) }
 
 func putU32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
+
+// MemoryPages is the VM's linear memory size in 64 KiB pages; wasm memory
+// never shrinks, so this is the VM's high-water mark.
+func (vm *VM) MemoryPages() uint32 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.mem.Size() / 65536
+}

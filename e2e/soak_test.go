@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
+)
+
+// A VM's linear memory never shrinks, so a leak shows as growth that does
+// not stop. After a warm-up, many more transfers must not grow it further
+// than a little GC headroom.
+func TestMemoryStaysBoundedOverManyTransfers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak")
+	}
+	st := newStack(t, stackOpts{})
+	vm := st.host.Worker(0)
+	run := func(n int) {
+		for i := 0; i < n; i++ {
+			if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
+				t.Fatalf("transfer %d: %d", i, resp.Status)
+			}
+			if resp := st.do(t, &envoyhost.Request{Path: "/other"}); resp.Status != 200 {
+				t.Fatalf("pass-through %d: %d", i, resp.Status)
+			}
+		}
+	}
+	run(200)
+	warm := vm.MemoryPages()
+	run(800)
+	after := vm.MemoryPages()
+	t.Logf("linear memory: %d pages (%.1f MiB) after 200 transfers, %d pages after 1000", warm, float64(warm)/16, after)
+	if after > warm+32 { // 2 MiB of headroom
+		t.Errorf("memory grew from %d to %d pages over 800 more transfers", warm, after)
+	}
+}
+
+// Transfers through plugin.wasm in the host, callouts over loopback: the
+// whole path a request takes, not only the module's share.
+func BenchmarkTransferThroughModule(b *testing.B) {
+	st := newStack(b, stackOpts{})
+	r := st.req(b, objectBody)
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp := st.do(b, r); resp.Status != 200 {
+			b.Fatalf("status %d", resp.Status)
+		}
+	}
+}
+
+// A request refused on headers (no token): the module's own cost, no I/O.
+func BenchmarkRefusedOnHeaders(b *testing.B) {
+	st := newStack(b, stackOpts{})
+	r := &envoyhost.Request{Method: "POST", Path: transferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}}
+	for b.Loop() {
+		if resp := st.do(b, r); resp.Status != 401 {
+			b.Fatalf("status %d", resp.Status)
+		}
+	}
+}
