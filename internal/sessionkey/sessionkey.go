@@ -8,9 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Label opens every message; it names the recipe's version.
@@ -35,39 +35,49 @@ type Input struct {
 // value (bytewise), so their order in the request does not matter; the
 // input slice is not modified.
 func Compute(secret []byte, in Input) string {
-	mac := hmac.New(sha256.New, secret)
-	field(mac, Label)
-	field(mac, in.Domain)
+	kind := "s"
 	if in.ObjectHandle {
-		field(mac, "o")
-	} else {
-		field(mac, "s")
+		kind = "o"
 	}
-	field(mac, in.Handle)
-	field(mac, in.Token)
-	field(mac, strconv.Itoa(len(in.Cookies)))
-	for _, c := range Sorted(in.Cookies) {
-		field(mac, c.Name)
-		field(mac, c.Value)
+	count := strconv.Itoa(len(in.Cookies))
+	cookies := Sorted(in.Cookies)
+	// M is built in one buffer and hashed with one Write: the wasm VM is
+	// single-threaded and garbage-collected, so allocations are not free.
+	size := 4*7 + len(Label) + len(in.Domain) + len(kind) + len(in.Handle) + len(in.Token) + len(count)
+	for _, c := range cookies {
+		size += 8 + len(c.Name) + len(c.Value)
 	}
-	return hex.EncodeToString(mac.Sum(nil))
+	m := make([]byte, 0, size)
+	m = field(m, Label)
+	m = field(m, in.Domain)
+	m = field(m, kind)
+	m = field(m, in.Handle)
+	m = field(m, in.Token)
+	m = field(m, count)
+	for _, c := range cookies {
+		m = field(m, c.Name)
+		m = field(m, c.Value)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(m)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(mac.Sum(sum[:0]))
 }
 
-func field(h hash.Hash, s string) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-	h.Write(n[:])
-	h.Write([]byte(s))
+// field appends s as its 4-byte big-endian length, then its bytes.
+func field(m []byte, s string) []byte {
+	m = binary.BigEndian.AppendUint32(m, uint32(len(s)))
+	return append(m, s...)
 }
 
 // Sorted returns a copy of cookies sorted by name, then value, bytewise.
 func Sorted(cookies []Cookie) []Cookie {
 	out := append([]Cookie(nil), cookies...)
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
+	slices.SortFunc(out, func(a, b Cookie) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
 		}
-		return out[i].Value < out[j].Value
+		return strings.Compare(a.Value, b.Value)
 	})
 	return out
 }
