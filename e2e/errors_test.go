@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
+	"github.com/firmly/session-transfer-filter/e2e/wasmbuild"
 )
 
 // Every documented error, from the compiled plugin.wasm in the host: status,
@@ -176,5 +177,25 @@ func TestCORSPreflightPassesThrough(t *testing.T) {
 	resp := st.do(t, &envoyhost.Request{Method: "OPTIONS", Path: transferPath})
 	if resp.Status != 200 || string(resp.Body) != "app" || resp.Local {
 		t.Errorf("got %d %q, want the app's answer", resp.Status, resp.Body)
+	}
+}
+
+// A panic inside the module is recovered: 500 ErrorInternal, and the VM
+// lives on, even on Envoy 1.33 where an unrecovered panic dies on the way.
+func TestRecoveredPanicInTheModule(t *testing.T) {
+	wasm := wasmbuild.ForTest(t, wasmbuild.PluginPackage, "e2e_panic")
+	st := newStack(t, stackOpts{wasm: wasm})
+	resp := st.do(t, st.req(t, objectBody, [2]string{"x-e2e-panic", "1"}))
+	if e := decodeError(t, resp); resp.Status != 500 || e.Error != "ErrorInternal" {
+		t.Errorf("got %d %+v", resp.Status, e)
+	}
+	if err := st.host.Worker(0).Failed(); err != nil {
+		t.Fatalf("the VM failed: %v", err)
+	}
+	if got := st.host.LogsAt(envoyhost.LevelCritical); len(got) != 1 || !strings.Contains(got[0], "injected panic") {
+		t.Errorf("critical logs %q", got)
+	}
+	if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
+		t.Errorf("after the panic: %d %s", resp.Status, resp.Body)
 	}
 }

@@ -198,6 +198,7 @@ type stackOpts struct {
 	merchantTimeoutMs int
 	backendTimeoutMs  int
 	hostConfig        func(*envoyhost.Config)
+	wasm              []byte // default: the product plugin
 }
 
 func newStack(t testing.TB, o stackOpts) *stack {
@@ -220,7 +221,11 @@ func newStack(t testing.TB, o stackOpts) *stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h, err := envoyhost.Start(ctx, pluginWasm(t), cfg)
+	wasm := o.wasm
+	if wasm == nil {
+		wasm = pluginWasm(t)
+	}
+	h, err := envoyhost.Start(ctx, wasm, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,3 +224,26 @@ func TestLocalStackInjectedFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalStackSessionsMadeThroughTheMerchantAPI(t *testing.T) {
+	st := startLocal(t)
+	resp, err := st.Client.Post(st.MerchantURL+"/_admin/sessions", "application/json",
+		strings.NewReader(`{"lines":[{"sku":"24-MB01","quantity":2}],"cookies":{"sid":"s-1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ Handle string }
+	json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || len(created.Handle) != 36 {
+		t.Fatalf("created %d %+v", resp.StatusCode, created)
+	}
+	r := localTransfer(t, st, `{"handle":"`+created.Handle+`","cookies":["sid=s-1"]}`)
+	if r.status != 200 || !strings.Contains(string(r.body), `"sku":"24-MB01"`) {
+		t.Errorf("got %d %s", r.status, r.body)
+	}
+	admin(t, st, "DELETE", st.MerchantURL+"/_admin/sessions/"+created.Handle, nil)
+	if r := localTransfer(t, st, `{"handle":"`+created.Handle+`","cookies":["sid=s-1"]}`); r.status != 422 || r.err.Error != "ErrorCannotTransferSession" {
+		t.Errorf("after expiry: %d %+v", r.status, r.err)
+	}
+}

@@ -27,6 +27,10 @@ type httpContext struct {
 // now is the clock; reading it arms no timer.
 var now = time.Now
 
+// headersHook is nil in every normal build; the e2e_panic build tag sets
+// it to inject a panic, so tests can prove recovery inside the wasm VM.
+var headersHook func(headers [][2]string)
+
 // OnHttpRequestHeaders implements types.HttpContext.
 func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
 	defer c.recoverTo(&action)
@@ -39,6 +43,9 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	if err != nil {
 		proxywasm.LogErrorf("session-transfer: reading request headers: %v", err)
 		return c.reply(transfer.Internal())
+	}
+	if headersHook != nil {
+		headersHook(h)
 	}
 	t, step := c.engine.Start(h, now())
 	switch step.Kind {

@@ -8,14 +8,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
 
 // Build compiles the package pkg (an import path or a directory relative to
-// dir) with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared into out.
-func Build(dir, pkg, out string) error {
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, pkg)
+// dir) with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared into out, with
+// optional build tags.
+func Build(dir, pkg, out string, tags ...string) error {
+	args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var stderr bytes.Buffer
@@ -37,19 +43,20 @@ var (
 // ForTest returns the compiled module for pkg, building it once per test
 // binary. For the product plugin, PLUGIN_WASM names a module already built
 // by ./build.sh, which is then used as is.
-func ForTest(tb testing.TB, pkg string) []byte {
+func ForTest(tb testing.TB, pkg string, tags ...string) []byte {
 	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if b, ok := cache[pkg]; ok {
+	key := pkg + " " + strings.Join(tags, ",")
+	if b, ok := cache[key]; ok {
 		return b
 	}
-	if path := os.Getenv("PLUGIN_WASM"); path != "" && pkg == PluginPackage {
+	if path := os.Getenv("PLUGIN_WASM"); path != "" && pkg == PluginPackage && len(tags) == 0 {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			tb.Fatalf("PLUGIN_WASM: %v", err)
 		}
-		cache[pkg] = b
+		cache[key] = b
 		return b
 	}
 	touchSources(tb)
@@ -60,14 +67,14 @@ func ForTest(tb testing.TB, pkg string) []byte {
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "module.wasm")
 	wd, _ := os.Getwd()
-	if err := Build(wd, pkg, out); err != nil {
+	if err := Build(wd, pkg, out, tags...); err != nil {
 		tb.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cache[pkg] = b
+	cache[key] = b
 	return b
 }
 
