@@ -318,7 +318,9 @@ func (s *Stream) resume(response bool) {
 			d.held, d.heldData = nil, false
 			s.onData(d, held, eos)
 		}
-		if d.trailersHeld && !s.finished && !d.stopAll && !d.buffering {
+		// The trailers reach the filter even while it buffers the body:
+		// they are how it learns the body has ended.
+		if d.trailersHeld && !s.finished && !d.stopAll {
 			d.trailersHeld = false
 			s.onTrailers(d, d.trailers)
 		}

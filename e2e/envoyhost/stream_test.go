@@ -206,3 +206,22 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestResumeAfterStopAllDeliversHeldTrailers(t *testing.T) {
+	slow := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		w.Write([]byte("ok"))
+	})
+	cfg := withUpstream(Config{}, newRecorder(t, nil))
+	cfg.Clusters["svc"] = Cluster{Addr: slow.addr()}
+	h := startProbe(t, cfg)
+	// pause-then-callout resumes after the callout; the held body is then
+	// re-delivered (eos false: trailers follow) and the filter buffers it;
+	// the held trailers must still reach it.
+	resp := do(t, h, &Request{Method: "POST", Body: []byte("abcdef"), ChunkSize: 3, Trailers: Pairs{{"x-trailer", "t"}},
+		Headers: probe("pause-then-callout", [2]string{"x-probe-cluster", "svc"}, [2]string{"x-probe-path", "/"}, [2]string{"x-probe-timeout", "5000"})})
+	if got := logsContaining(h, "request trailers"); len(got) != 1 {
+		t.Errorf("trailer callbacks %q, want one after the resume\n%s", got, h.LogText())
+	}
+	_ = resp
+}
