@@ -247,3 +247,46 @@ func TestLocalStackSessionsMadeThroughTheMerchantAPI(t *testing.T) {
 		t.Errorf("after expiry: %d %+v", r.status, r.err)
 	}
 }
+
+// Many clients at once across the stack's two worker VMs: every transfer
+// succeeds, each session is written, and no VM fails.
+func TestLocalStackConcurrentTransfers(t *testing.T) {
+	st := startLocal(t)
+	const clients = 24
+	handles := make([]string, clients)
+	for i := range handles {
+		resp, err := st.Client.Post(st.MerchantURL+"/_admin/sessions", "application/json",
+			strings.NewReader(`{"lines":[{"sku":"WS12-M-Blue","quantity":1}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s struct{ Handle string }
+		json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		handles[i] = s.Handle
+	}
+	errs := make(chan string, clients)
+	for _, h := range handles {
+		go func() {
+			r := localTransfer(t, st, `{"handle":"`+h+`"}`)
+			if r.status != 200 {
+				errs <- fmt.Sprintf("%d %s", r.status, r.body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range handles {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	if n := st.Backend.Count(); n != clients {
+		t.Errorf("%d sessions stored, want %d", n, clients)
+	}
+	for i := 0; i < 2; i++ {
+		if err := st.Host.Worker(i).Failed(); err != nil {
+			t.Errorf("worker %d failed: %v", i, err)
+		}
+	}
+}

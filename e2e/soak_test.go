@@ -58,3 +58,22 @@ func BenchmarkRefusedOnHeaders(b *testing.B) {
 		}
 	}
 }
+
+// Token verification inside the module, per algorithm: a valid token for a
+// merchant that is not configured (422 right after auth), so no callouts.
+// Compare with BenchmarkRefusedOnHeaders, the same request without a token.
+func BenchmarkAuthInModule(b *testing.B) {
+	for _, c := range []struct{ alg, kid string }{{"RS256", "rsa-1"}, {"ES256", "ec-1"}, {"HS256", ""}} {
+		b.Run(c.alg, func(b *testing.B) {
+			st := newStack(b, stackOpts{})
+			r := st.req(b, objectBody)
+			r.Path = "/api/v2/domains/unknown.shop/session/transfer"
+			r.Headers[1] = [2]string{"x-firmly-authorization", token(b, c.alg, c.kid, deviceClaims())}
+			for b.Loop() {
+				if resp := st.do(b, r); resp.Status != 422 {
+					b.Fatalf("status %d %s", resp.Status, resp.Body)
+				}
+			}
+		})
+	}
+}

@@ -81,9 +81,6 @@ type Config struct {
 	Properties map[string][]byte
 	// Logger, when set, receives every log line as it is written.
 	Logger func(LogEntry)
-	// CallTimeout bounds one VM call, a safety net against a guest that
-	// loops forever (default 30 s). Envoy has no such limit.
-	CallTimeout time.Duration
 }
 
 // LogEntry is one line the plugin logged (proxy_log, or fd 1/2 via WASI).
@@ -131,9 +128,6 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 30 * time.Second
 	}
 	if cfg.PluginName == "" {
 		cfg.PluginName = "session-transfer"

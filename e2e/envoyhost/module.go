@@ -30,8 +30,7 @@ type Module struct {
 // proxy_on_memory_allocate and an ABI version marker.
 func Compile(ctx context.Context, wasm []byte, envoy EnvoyVersion) (*Module, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithCompilationCache(compilationCache).
-		WithCloseOnContextDone(true))
+		WithCompilationCache(compilationCache))
 	m := &Module{envoy: envoy, runtime: rt}
 	fail := func(err error) (*Module, error) {
 		rt.Close(ctx)
