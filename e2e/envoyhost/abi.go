@@ -11,6 +11,7 @@ const (
 	statusNotFound             = 1
 	statusBadArgument          = 2
 	statusSerializationFailure = 3
+	statusInvalidMemoryAccess  = 6
 	statusEmpty                = 7
 	statusCasMismatch          = 8
 	statusInternalFailure      = 10

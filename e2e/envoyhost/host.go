@@ -108,7 +108,6 @@ type Host struct {
 	cas        uint32
 	queues     []*queue
 	callouts   []CalloutRecord
-	closed     bool
 	contextIDs uint32
 	inflight   sync.WaitGroup // callouts not yet delivered
 	calls      []string
@@ -170,9 +169,6 @@ func Start(ctx context.Context, wasm []byte, cfg Config) (*Host, error) {
 // Close stops the worker VMs. Outstanding callouts are dropped, as when
 // Envoy destroys the root context.
 func (h *Host) Close(ctx context.Context) error {
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
 	for _, vm := range h.workers {
 		vm.close(ctx)
 	}

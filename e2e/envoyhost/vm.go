@@ -2,7 +2,6 @@ package envoyhost
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -47,7 +46,6 @@ type VM struct {
 	mu            sync.Mutex // held for every VM call and its deferred actions
 	rootID        uint32
 	phase         phase
-	current       uint32 // the context being called
 	effective     uint32 // the context hostcalls act on
 	localSent     bool   // a local response was queued during this call
 	deferred      []func()
@@ -167,8 +165,7 @@ func (vm *VM) Tick(ctx context.Context) error {
 	return err
 }
 
-// callLocked calls an export with contextID as the current and effective
-// context. A trap fails the VM for good. An export the module lacks is a
+// callLocked calls an export with contextID as the effective context. A trap fails the VM for good. An export the module lacks is a
 // no-op returning 0, as Envoy treats a missing callback.
 func (vm *VM) callLocked(ctx context.Context, contextID uint32, name string, args ...uint64) (uint64, error) {
 	if vm.failed != nil {
@@ -185,7 +182,7 @@ func (vm *VM) callLocked(ctx context.Context, contextID uint32, name string, arg
 	if f == nil {
 		return 0, nil
 	}
-	vm.current, vm.effective = contextID, contextID
+	vm.effective = contextID
 	vm.localSent = false
 	vm.host.trace(vm.name, name, args)
 	// No deadline: Envoy has none, and wazero's interruptible mode
@@ -264,11 +261,7 @@ func (vm *VM) copyOut(ctx context.Context, data []byte, ptrPtr, sizePtr uint32) 
 	return statusOK
 }
 
-const statusInvalidMemoryAccess = 6
-
 func u32(v uint64) uint32 { return uint32(v) }
-
-func putU32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
 
 // MemoryPages is the VM's linear memory size in 64 KiB pages; wasm memory
 // never shrinks, so this is the VM's high-water mark.

@@ -239,11 +239,10 @@ func (p *parser) secret(obj gjson.Result, prefix, name string) []byte {
 
 func (p *parser) auth(v gjson.Result, c *Config) {
 	c.Auth.LeewaySeconds = 30
+	c.Auth.JWKS = []byte(`{"keys":[]}`)
 	if !p.object(v, "auth", []string{"jwks", "hs256_secret", "hs256_secret_env", "leeway_seconds", "issuer", "audience", "allowed_app_ids"}) {
-		c.Auth.JWKS = []byte(`{"keys":[]}`)
 		return
 	}
-	c.Auth.JWKS = []byte(`{"keys":[]}`)
 	if jwks := v.Get("jwks"); jwks.Exists() {
 		if !jwks.IsObject() || !jwks.Get("keys").IsArray() {
 			p.fail("auth.jwks", `must be an object {"keys": [...]}`)

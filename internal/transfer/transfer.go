@@ -234,9 +234,6 @@ func (t *Transfer) OnBody(body []byte) Step {
 	}}
 }
 
-// MaxMerchantResponseBytes bounds the export answer the plugin reads.
-func (t *Transfer) MaxMerchantResponseBytes() int { return t.e.cfg.Limits.MaxMerchantResponseBytes }
-
 // OnMerchantResponse takes the export answer: status 0 for a reset,
 // bodySize as announced (the body is not read when larger than the limit),
 // and asks for the session backend write when every check passed.
