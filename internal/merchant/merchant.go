@@ -6,7 +6,6 @@ package merchant
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -91,7 +90,20 @@ type Limits struct {
 	MaxBodyBytes int
 }
 
-var integerRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// isInteger reports whether a JSON number's text is a plain integer:
+// -?(0|[1-9][0-9]*), no fraction or exponent.
+func isInteger(raw string) bool {
+	raw = strings.TrimPrefix(raw, "-")
+	if raw == "" || (raw[0] == '0' && len(raw) > 1) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] < '0' || raw[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 type parseErr struct{ msg string }
 
@@ -249,7 +261,7 @@ func amount(v gjson.Result, key string, required bool) (int64, *parseErr) {
 		}
 		return 0, nil
 	}
-	if v.Type != gjson.Number || !integerRe.MatchString(v.Raw) {
+	if v.Type != gjson.Number || !isInteger(v.Raw) {
 		return 0, bad("%s: must be an integer", key)
 	}
 	n, err := strconv.ParseInt(v.Raw, 10, 64)

@@ -146,3 +146,14 @@ func FuzzParseCart(f *testing.F) {
 		}
 	})
 }
+
+func TestIsInteger(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"0": true, "5400": true, "-1": true, "-0": true, "9007199254740992": true,
+		"": false, "-": false, "01": false, "-01": false, "1.0": false, "1e3": false, "+1": false, " 1": false,
+	} {
+		if got := isInteger(raw); got != want {
+			t.Errorf("isInteger(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
