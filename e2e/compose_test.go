@@ -108,7 +108,7 @@ func TestDockerComposeAgreesWithEnvoyYAML(t *testing.T) {
 	// Clusters: each host is a service listening on the cluster's port,
 	// with TLS exactly when the cluster uses it, and a trusted CA that is
 	// mounted and signs the service's certificate.
-	pc, err := config.Parse([]byte(ec.Wasm.PluginConfig), func(k string) (string, bool) { v, ok := ec.Wasm.Env[k]; return v, ok })
+	pc, err := ec.Wasm.ParsePluginConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,11 +97,7 @@ func TestEveryErrorFromTheModule(t *testing.T) {
 		{name: "merchant reset mid-body is 503", status: 503, errName: "ErrorStoreUnavailable", merchantCalls: 1,
 			setup: func(st *stack) { st.merchant.set(resetMidBody) }},
 		{name: "merchant dispatch failing inline is 503", status: 503, errName: "ErrorStoreUnavailable",
-			opts: stackOpts{hostConfig: func(c *envoyhost.Config) {
-				m := c.Clusters["merchant_luma"]
-				m.FailInline = true
-				c.Clusters["merchant_luma"] = m
-			}}},
+			opts: stackOpts{hostConfig: failInline("merchant_luma")}},
 		{name: "merchant 204 is 502", status: 502, errName: "ErrorInvalidMerchantResponse", merchantCalls: 1,
 			setup: func(st *stack) { st.merchant.answer(204, ``) }},
 		{name: "merchant bad JSON is 502", status: 502, errName: "ErrorInvalidMerchantResponse", merchantCalls: 1,
@@ -125,11 +121,7 @@ func TestEveryErrorFromTheModule(t *testing.T) {
 		{name: "backend reset is 503", status: 503, errName: "ErrorSessionStoreUnavailable", merchantCalls: 1,
 			setup: func(st *stack) { st.backend.set(resetConn) }},
 		{name: "backend dispatch failing inline is 503", status: 503, errName: "ErrorSessionStoreUnavailable", merchantCalls: 1,
-			opts: stackOpts{hostConfig: func(c *envoyhost.Config) {
-				b := c.Clusters["session_backend"]
-				b.FailInline = true
-				c.Clusters["session_backend"] = b
-			}}},
+			opts: stackOpts{hostConfig: failInline("session_backend")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := newStack(t, c.opts)
@@ -197,5 +189,14 @@ func TestRecoveredPanicInTheModule(t *testing.T) {
 	}
 	if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
 		t.Errorf("after the panic: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// failInline makes dispatches to a cluster fail inline, with no callback.
+func failInline(cluster string) func(*envoyhost.Config) {
+	return func(c *envoyhost.Config) {
+		cl := c.Clusters[cluster]
+		cl.FailInline = true
+		c.Clusters[cluster] = cl
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"sigs.k8s.io/yaml"
 
+	"github.com/firmly/session-transfer-filter/internal/config"
+
 	// Registers the router's typed config for the Any resolver.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 )
@@ -63,6 +65,12 @@ type Wasm struct {
 	Env                         map[string]string
 	FailurePolicy               wasmv3.FailurePolicy
 	AllowOnHeadersStopIteration bool
+}
+
+// ParsePluginConfig runs the filter's configuration through the plugin's
+// own parser, with secrets from the VM environment, as the plugin does.
+func (w Wasm) ParsePluginConfig() (*config.Config, error) {
+	return config.Parse([]byte(w.PluginConfig), func(k string) (string, bool) { v, ok := w.Env[k]; return v, ok })
 }
 
 // Cluster is one upstream cluster with a single endpoint.

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
-
-	"github.com/firmly/session-transfer-filter/internal/config"
 )
 
 const repoEnvoyYAML = "../../envoy.yaml"
@@ -26,7 +24,7 @@ func TestRepositoryEnvoyYAML(t *testing.T) {
 	if !w.AllowOnHeadersStopIteration {
 		t.Error("allow_on_headers_stop_iteration must be true with pause_on_headers")
 	}
-	cfg, err := config.Parse([]byte(w.PluginConfig), func(k string) (string, bool) { v, ok := w.Env[k]; return v, ok })
+	cfg, err := w.ParsePluginConfig()
 	if err != nil {
 		t.Fatalf("the embedded plugin configuration is refused: %v", err)
 	}

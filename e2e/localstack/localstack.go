@@ -81,7 +81,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	w := ec.Wasm
-	pc, err := config.Parse([]byte(w.PluginConfig), func(k string) (string, bool) { v, ok := w.Env[k]; return v, ok })
+	pc, err := w.ParsePluginConfig()
 	if err != nil {
 		return nil, fmt.Errorf("localstack: envoy.yaml's plugin configuration: %w", err)
 	}
