@@ -16,8 +16,8 @@ type phase int
 
 const (
 	phaseNormal phase = iota
-	// phaseInit: during _initialize only logging and the WASI calls the Go
-	// runtime makes at start are allowed.
+	// phaseInit: during _initialize only proxy_log and the era's
+	// startVm allow-list (startVMAllowed) are allowed.
 	phaseInit
 	// phaseAlloc: during proxy_on_memory_allocate only proxy_log, fd_write
 	// and clock_time_get (and on 1.39 poll_oneoff) are allowed.
