@@ -106,7 +106,9 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 		st[0] = uint64(vm.copyOut(ctx, encodePairs(*m), u32(st[1]), u32(st[2])))
 	})
 	s("proxy_get_header_map_size", "ii", func(_ context.Context, vm *VM, _ api.Memory, st []uint64) {
-		m := vm.headerMap(u32(st[0]))
+		// Envoy looks the map up with getMap, which knows only the four
+		// stream maps: the callout response's maps are BadArgument.
+		m := vm.mutableHeaderMap(u32(st[0]))
 		if m == nil {
 			st[0] = statusBadArgument
 			return

@@ -79,6 +79,13 @@ func TestHeaderMapSizeIsTheSumOfKeyAndValueLengths(t *testing.T) {
 	if status != statusOK || size != sum {
 		t.Errorf("got status %d size %d, want status 0 and size %d (keys plus values)", status, size, sum)
 	}
+	// getMap knows only the stream's four maps.
+	svc := newRecorder(t, nil)
+	h = startProbe(t, Config{Clusters: map[string]Cluster{"svc": {Addr: svc.addr()}}})
+	resp = do(t, h, &Request{Headers: probe("callout-header-size", [2]string{"x-probe-cluster", "svc"}, [2]string{"x-probe-path", "/"}, [2]string{"x-probe-timeout", "5000"})})
+	if got, want := string(resp.Body), fmt.Sprintf("status=%d", statusBadArgument); got != want {
+		t.Errorf("size of the callout response headers: got %q, want %q", got, want)
+	}
 }
 
 // Envoy context.cc getBuffer returns a buffer wrapper for the body types

@@ -193,6 +193,12 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		}
 		s.respond(200, fmt.Sprintf("status=%d size=%d sum=%d", status, size, sum))
 		return types.ActionPause
+	case "callout-header-size":
+		s.callout(func(string) {
+			var size uint32
+			s.respond(200, fmt.Sprintf("status=%d", rawHeaderMapSize(6, &size)))
+		})
+		return types.ActionPause
 	case "proxy-done":
 		s.respond(200, fmt.Sprintf("status=%d", rawProxyDone()))
 		return types.ActionPause
