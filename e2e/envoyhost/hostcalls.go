@@ -377,7 +377,17 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 			st[0] = statusInvalidMemoryAccess
 			return
 		}
-		vm.host.setProperty(strings.Trim(strings.ReplaceAll(path, "\x00", "."), "."), val)
+		key := strings.Trim(strings.ReplaceAll(path, "\x00", "."), ".")
+		if s := vm.streams[vm.effective]; s != nil {
+			// On a stream Envoy keeps it as filter state wasm.<key>.
+			if s.filterState == nil {
+				s.filterState = map[string][]byte{}
+			}
+			s.filterState["wasm."+key] = append([]byte(nil), val...)
+			st[0] = statusOK
+			return
+		}
+		vm.host.setProperty(key, val)
 		st[0] = statusOK
 	})
 	s("proxy_call_foreign_function", "iiiiii", func(_ context.Context, _ *VM, _ api.Memory, st []uint64) {
@@ -520,6 +530,11 @@ func (vm *VM) property(path string) ([]byte, bool) {
 			return get("x-request-id"), true
 		case "protocol":
 			return []byte("HTTP/1.1"), true
+		}
+	}
+	if s := vm.streams[vm.effective]; s != nil {
+		if v, ok := s.filterState["wasm."+path]; ok {
+			return v, true
 		}
 	}
 	h.mu.Lock()
