@@ -112,18 +112,19 @@ type Host struct {
 	workers []*VM
 	next    atomic.Uint32
 
-	mu         sync.Mutex // guards everything below
-	logs       []LogEntry
-	metrics    []*metric
-	metricIDs  map[string]uint32
-	shared     map[string]sharedValue
-	cas        uint32
-	queues     []*queue
-	callouts   []CalloutRecord
-	contextIDs uint32
-	inflight   sync.WaitGroup // callouts not yet delivered
-	calls      []string
-	accessLogs []string
+	mu          sync.Mutex // guards everything below
+	logs        []LogEntry
+	metrics     []*metric
+	metricIDs   map[string]uint32
+	shared      map[string]sharedValue
+	cas         uint32
+	queues      []*queue
+	callouts    []CalloutRecord
+	contextIDs  uint32
+	inflight    sync.WaitGroup // callouts not yet delivered
+	calls       []string
+	accessLogs  []string
+	defineCalls int
 }
 
 // New starts a host for a compiled module: a canary VM runs _initialize,
@@ -132,6 +133,9 @@ type Host struct {
 // If the plugin refuses its configuration, New fails as Envoy would reject
 // the config, with the plugin's critical log lines in the error.
 func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
+	if err := checkAccessLog(cfg.AccessLog); err != nil {
+		return nil, err
+	}
 	if cfg.Envoy != mod.envoy {
 		return nil, fmt.Errorf("host: module compiled for %s, config asks for %s", mod.envoy, cfg.Envoy)
 	}
@@ -146,9 +150,6 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
 	}
 	if cfg.VMID == "" {
 		cfg.VMID = "session-transfer"
-	}
-	if err := checkAccessLog(cfg.AccessLog); err != nil {
-		return nil, err
 	}
 	h := &Host{cfg: cfg, mod: mod, metricIDs: map[string]uint32{}, shared: map[string]sharedValue{}}
 	canary, err := h.startVM(ctx, "canary")

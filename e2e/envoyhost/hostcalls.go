@@ -662,6 +662,7 @@ type metric struct {
 func (h *Host) defineMetric(kind uint32, name string) uint32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.defineCalls++
 	key := fmt.Sprint(kind, name)
 	if id, ok := h.metricIDs[key]; ok {
 		return id
@@ -736,6 +737,14 @@ func (h *Host) Metric(name string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// DefineMetricCalls counts proxy_define_metric calls, so tests can check
+// a module defines each name once per VM rather than once per request.
+func (h *Host) DefineMetricCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.defineCalls
 }
 
 // HistogramSamples returns what was recorded into a histogram.
