@@ -21,6 +21,7 @@ import (
 type httpContext struct {
 	types.DefaultHttpContext
 	engine  *transfer.Engine
+	stats   *vmMetrics
 	id      uint32
 	t       *transfer.Transfer // nil: not a transfer
 	replied bool
@@ -31,7 +32,7 @@ type httpContext struct {
 	start          time.Time // request headers arrived
 	dispatched     time.Time // the outstanding callout was dispatched
 	export         bool      // the outstanding callout is the merchant export
-	merchantStatus int       // the export's status; -1 while no export answered
+	merchantStatus string    // the export's status as text; "" while none answered
 }
 
 // now is the clock; reading it arms no timer.
@@ -54,7 +55,7 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	} else if _, ok := request.MatchRoute(path); !ok {
 		return types.ActionContinue
 	}
-	c.start, c.merchantStatus, c.requestID = now(), -1, "-"
+	c.start, c.requestID = now(), "-"
 	// Every header pair: the single-value hostcall returns only the first
 	// of repeated headers.
 	h, err := proxywasm.GetHttpRequestHeaders()
@@ -178,10 +179,10 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 	// and a reset as zero headers.
 	elapsed := uint64(max(now().Sub(c.dispatched).Milliseconds(), 0))
 	if c.export {
-		c.merchantStatus = status
-		stats.record(metrics.MerchantName(metrics.MerchantExportMs, c.t.Domain()), elapsed)
+		c.merchantStatus = strconv.Itoa(status)
+		c.stats.record(metrics.MerchantName(metrics.MerchantExportMs, c.t.Domain()), elapsed)
 	} else {
-		stats.record(metrics.MerchantName(metrics.BackendWriteMs, c.t.Domain()), elapsed)
+		c.stats.record(metrics.MerchantName(metrics.BackendWriteMs, c.t.Domain()), elapsed)
 	}
 	var body []byte
 	if limit := c.t.CalloutBodyLimit(); limit > 0 && bodySize > 0 && bodySize <= limit {
@@ -213,17 +214,17 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	setState(metrics.StateOutcome, outcome)
 	setState(metrics.StateMerchant, merchant)
-	if c.merchantStatus >= 0 {
-		setState(metrics.StateMerchantStatus, strconv.Itoa(c.merchantStatus))
+	if c.merchantStatus != "" {
+		setState(metrics.StateMerchantStatus, c.merchantStatus)
 	}
-	stats.inc(metrics.RequestsName(outcome, merchant))
+	c.stats.inc(metrics.RequestsName(outcome, merchant))
 	var ms int64
 	if !c.start.IsZero() {
 		ms = max(now().Sub(c.start).Milliseconds(), 0)
-		stats.record(metrics.MerchantName(metrics.DurationMs, merchant), uint64(ms))
+		c.stats.record(metrics.MerchantName(metrics.DurationMs, merchant), uint64(ms))
 	}
 	level := levelDebug
-	switch metrics.LevelOf(r.Status, c.merchantStatus >= 0) {
+	switch metrics.LevelOf(r.Status, c.merchantStatus != "") {
 	case metrics.Info:
 		level = levelInfo
 	case metrics.Warn:
@@ -235,8 +236,8 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	line := "session-transfer: request_id=%s merchant=%s status=%d outcome=%s duration_ms=%d"
 	args := []any{requestID, merchant, r.Status, outcome, ms}
-	if c.merchantStatus >= 0 {
-		line += " merchant_status=%d"
+	if c.merchantStatus != "" {
+		line += " merchant_status=%s"
 		args = append(args, c.merchantStatus)
 	}
 	if r.Error != nil {

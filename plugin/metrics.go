@@ -13,10 +13,9 @@ type vmMetrics struct {
 	histograms map[string]proxywasm.MetricHistogram
 }
 
-// stats is VM-wide: one module instance is one VM.
-var stats = &vmMetrics{
-	counters:   map[string]proxywasm.MetricCounter{},
-	histograms: map[string]proxywasm.MetricHistogram{},
+// newVMMetrics is created once per VM, by the VM context.
+func newVMMetrics() *vmMetrics {
+	return &vmMetrics{counters: map[string]proxywasm.MetricCounter{}, histograms: map[string]proxywasm.MetricHistogram{}}
 }
 
 // inc adds one to a counter, defining it on first use. The remote-JWKS
