@@ -230,6 +230,10 @@ func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
 				if err := unpack(a, fc, "route typed_per_filter_config "+wasmFilterName); err != nil {
 					return err
 				}
+				if !fc.GetDisabled() && fc.GetConfig() == nil {
+					// Enforced by Envoy's code (per_filter_config.cc), not by the proto's rules.
+					return fmt.Errorf("envoyconfig: route typed_per_filter_config %s: a FilterConfig that enables a filter needs config: {}", wasmFilterName)
+				}
 				route.WasmFilter = &FilterConfig{Disabled: fc.GetDisabled()}
 			}
 			c.Routes = append(c.Routes, route)

@@ -65,6 +65,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		{"empty cluster name", "- name: firmly_api", "- name: \"\"", "Name"},
 		{"bad wasm typed config", "envoy.extensions.filters.http.wasm.v3.Wasm", "envoy.extensions.filters.http.wasm.v3.Nope", "Nope"},
 		{"port out of range", "port_value: 10000", "port_value: 70000", "PortValue"},
+		{"FilterConfig without config", "                    config: {}\n", "", "needs config: {}"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := strings.Replace(string(good), c.from, c.to, 1)
