@@ -242,7 +242,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	if r.Error != nil {
 		line += ": %s"
-		args = append(args, r.Error.Description)
+		args = append(args, metrics.Printable(r.Error.Description))
 	}
 	logf(level, line, args...)
 	return types.ActionPause

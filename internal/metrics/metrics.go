@@ -103,3 +103,19 @@ func Sanitise(s string, n int) string {
 		return r
 	}, s)
 }
+
+// Printable replaces control characters with '?', so a description that
+// quotes a merchant's data cannot start a forged log line.
+func Printable(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }

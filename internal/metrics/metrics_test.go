@@ -82,3 +82,12 @@ func TestSanitise(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	if got := Printable("not enough stock for A\nlevel=info B"); got != "not enough stock for A?level=info B" {
+		t.Errorf("got %q", got)
+	}
+	if got := Printable("plain text"); got != "plain text" {
+		t.Errorf("got %q", got)
+	}
+}
