@@ -11,11 +11,17 @@ import (
 )
 
 // vmContext is the VM-wide context; one per Envoy worker VM.
-type vmContext struct{ types.DefaultVMContext }
+type vmContext struct {
+	types.DefaultVMContext
+	stats *vmMetrics // metric ids, shared by every context of the VM
+}
 
 // NewPluginContext implements types.VMContext.
-func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{id: contextID}
+func (v *vmContext) NewPluginContext(contextID uint32) types.PluginContext {
+	if v.stats == nil {
+		v.stats = newVMMetrics()
+	}
+	return &pluginContext{id: contextID, stats: v.stats}
 }
 
 // pluginContext is the root context of one plugin configuration. Envoy
@@ -25,6 +31,7 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	id     uint32
 	engine *transfer.Engine
+	stats  *vmMetrics
 }
 
 // OnPluginStart implements types.PluginContext. An invalid configuration
@@ -59,5 +66,5 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 
 // NewHttpContext implements types.PluginContext.
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &httpContext{engine: p.engine, id: contextID}
+	return &httpContext{engine: p.engine, id: contextID, stats: p.stats}
 }

@@ -7,7 +7,10 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/firmly/session-transfer-filter/internal/metrics"
+	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
+	"github.com/firmly/session-transfer-filter/plugin/bridge"
 )
 
 // httpContext is one HTTP stream. Requests that are not transfers pass
@@ -18,10 +21,18 @@ import (
 type httpContext struct {
 	types.DefaultHttpContext
 	engine  *transfer.Engine
+	stats   *vmMetrics
 	id      uint32
 	t       *transfer.Transfer // nil: not a transfer
 	replied bool
 	gone    bool // the stream is done; never dispatch the backend write
+
+	// What an operator sees of a transfer (SPEC §2.9).
+	requestID      string    // sanitised x-request-id, "-" when absent
+	start          time.Time // request headers arrived
+	dispatched     time.Time // the outstanding callout was dispatched
+	export         bool      // the outstanding callout is the merchant export
+	merchantStatus string    // the export's status as text; "" while none answered
 }
 
 // now is the clock; reading it arms no timer.
@@ -37,12 +48,26 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	if c.engine == nil {
 		return types.ActionContinue
 	}
+	// Fast path: a request that is not a transfer costs one hostcall and
+	// no clock read (Start would pass it through on the same :path).
+	if path, err := proxywasm.GetHttpRequestHeader(":path"); err != nil {
+		return types.ActionContinue
+	} else if _, ok := request.MatchRoute(path); !ok {
+		return types.ActionContinue
+	}
+	c.start, c.requestID = now(), "-"
 	// Every header pair: the single-value hostcall returns only the first
 	// of repeated headers.
 	h, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		proxywasm.LogErrorf("session-transfer: reading request headers: %v", err)
+		logf(levelError, "session-transfer: reading request headers: %v", err)
 		return c.reply(transfer.Internal())
+	}
+	for _, kv := range h {
+		if kv[0] == "x-request-id" {
+			c.requestID = metrics.Sanitise(kv[1], 128)
+			break
+		}
 	}
 	if headersHook != nil {
 		headersHook(h)
@@ -103,7 +128,7 @@ func (c *httpContext) OnHttpRequestTrailers(int) (action types.Action) {
 func (c *httpContext) bodyComplete(max int) types.Action {
 	body, err := proxywasm.GetHttpRequestBody(0, max)
 	if err != nil && err != types.ErrorStatusNotFound {
-		proxywasm.LogErrorf("session-transfer: reading request body: %v", err)
+		logf(levelError, "session-transfer: reading request body: %v", err)
 		return c.reply(transfer.Internal())
 	}
 	return c.run(c.t.OnBody(body))
@@ -123,9 +148,10 @@ func (c *httpContext) run(step transfer.Step) types.Action {
 		}
 		co := step.Callout
 		if _, err := proxywasm.DispatchHttpCall(co.Cluster, co.Headers, co.Body, nil, co.TimeoutMs, c.onCalloutAnswer); err != nil {
-			proxywasm.LogErrorf("session-transfer: dispatch to cluster %q: %v", co.Cluster, err)
+			logf(levelError, "session-transfer: dispatch to cluster %q: %v", co.Cluster, err)
 			return c.run(c.t.DispatchFailed(err))
 		}
+		c.dispatched, c.export = now(), co.Export
 	}
 	return types.ActionPause
 }
@@ -149,40 +175,92 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 			}
 		}
 	}
+	// Dispatch to answer, for every answer: a timeout arrives as a 504
+	// and a reset as zero headers.
+	elapsed := uint64(max(now().Sub(c.dispatched).Milliseconds(), 0))
+	if c.export {
+		c.merchantStatus = strconv.Itoa(status)
+		c.stats.record(metrics.MerchantName(metrics.MerchantExportMs, c.t.Domain()), elapsed)
+	} else {
+		c.stats.record(metrics.MerchantName(metrics.BackendWriteMs, c.t.Domain()), elapsed)
+	}
 	var body []byte
 	if limit := c.t.CalloutBodyLimit(); limit > 0 && bodySize > 0 && bodySize <= limit {
 		var err error
 		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
-			proxywasm.LogErrorf("session-transfer: reading callout answer: %v", err)
+			logf(levelError, "session-transfer: reading callout answer: %v", err)
 		}
 	}
 	c.run(c.t.OnCalloutAnswer(status, body, bodySize, now()))
 }
 
-// reply sends a local response; after it every callback pauses.
+// reply sends a local response, with response-code details naming the
+// outcome, and reports it: filter state for the access log, the request
+// counter and duration histogram, and one log line. After it every
+// callback pauses.
 func (c *httpContext) reply(step transfer.Step) types.Action {
 	c.replied = true
 	r := step.Reply
-	if err := proxywasm.SendHttpResponse(uint32(r.Status), r.Headers, r.Body, -1); err != nil {
-		proxywasm.LogErrorf("session-transfer: sending the response: %v", err)
+	outcome := r.Outcome()
+	if err := bridge.SendHttpResponse(uint32(r.Status), metrics.Details(outcome), r.Headers, r.Body, -1); err != nil {
+		logf(levelError, "session-transfer: sending the response: %v", err)
 	}
-	domain := "-"
-	if c.t != nil {
-		domain = c.t.Domain()
+	merchant := metrics.NoMerchant
+	switch {
+	case step.Merchant != "":
+		merchant = step.Merchant
+	case c.t != nil:
+		merchant = c.t.Domain()
+	}
+	setState(metrics.StateOutcome, outcome)
+	setState(metrics.StateMerchant, merchant)
+	if c.merchantStatus != "" {
+		setState(metrics.StateMerchantStatus, c.merchantStatus)
+	}
+	c.stats.inc(metrics.RequestsName(outcome, merchant))
+	var ms int64
+	if !c.start.IsZero() {
+		ms = max(now().Sub(c.start).Milliseconds(), 0)
+		c.stats.record(metrics.MerchantName(metrics.DurationMs, merchant), uint64(ms))
+	}
+	level := levelDebug
+	switch metrics.LevelOf(r.Status, c.merchantStatus != "") {
+	case metrics.Info:
+		level = levelInfo
+	case metrics.Warn:
+		level = levelWarn
+	}
+	requestID := c.requestID
+	if requestID == "" {
+		requestID = "-"
+	}
+	line := "session-transfer: request_id=%s merchant=%s status=%d outcome=%s duration_ms=%d"
+	args := []any{requestID, merchant, r.Status, outcome, ms}
+	if c.merchantStatus != "" {
+		line += " merchant_status=%s"
+		args = append(args, c.merchantStatus)
 	}
 	if r.Error != nil {
-		proxywasm.LogInfof("session-transfer: domain=%s status=%d error=%s: %s", domain, r.Status, r.Error.Kind.Name, r.Error.Description)
-	} else {
-		proxywasm.LogInfof("session-transfer: domain=%s status=%d transferred", domain, r.Status)
+		line += ": %s"
+		args = append(args, metrics.Printable(r.Error.Description))
 	}
+	logf(level, line, args...)
 	return types.ActionPause
+}
+
+// setState sets filter state for the access log (Envoy keeps it as
+// wasm.<key>, read with %FILTER_STATE(wasm.<key>:PLAIN)%).
+func setState(key, value string) {
+	if err := proxywasm.SetProperty([]string{key}, []byte(value)); err != nil {
+		logf(levelWarn, "session-transfer: setting %s: %v", key, err)
+	}
 }
 
 // recoverTo turns a panic into 500 ErrorInternal: a panic that escaped would
 // abort the VM (and on Envoy 1.33–1.38 lose its message on the way).
 func (c *httpContext) recoverTo(action *types.Action) {
 	if r := recover(); r != nil {
-		proxywasm.LogCriticalf("session-transfer: recovered from panic: %v", r)
+		logf(levelCritical, "session-transfer: recovered from panic: %v", r)
 		if !c.replied {
 			c.reply(transfer.Internal())
 		}

@@ -181,3 +181,46 @@ func TestPluginRecoversPanics(t *testing.T) {
 		t.Errorf("critical logs %q", logs)
 	}
 }
+
+// The pass-through fast path reads only :path: no clock read, no header
+// map, no answer, whatever the method.
+func TestPluginPassThroughReadsNoClock(t *testing.T) {
+	host := emulator(t, pluginConfig)
+	saved := now
+	now = func() time.Time { panic("the clock was read") }
+	defer func() { now = saved }()
+	for _, path := range []string{"/health", "/api/v2/domains/staging.luma.gift/session", "/api/v2/products?x=/session/transfer"} {
+		id := host.InitializeHttpContext()
+		if a := host.CallOnRequestHeaders(id, [][2]string{{":method", "POST"}, {":path", path}}, false); a != types.ActionContinue {
+			t.Errorf("%s: got action %v, want Continue", path, a)
+		}
+		if r := host.GetSentLocalResponse(id); r != nil {
+			t.Errorf("%s: got a local response %d", path, r.StatusCode)
+		}
+	}
+	if logs := host.GetCriticalLogs(); len(logs) != 0 {
+		t.Errorf("critical logs %q", logs)
+	}
+}
+
+// Each answer leaves its outcome and merchant as filter state, and counts
+// under its tagged name.
+func TestPluginReportsTheOutcome(t *testing.T) {
+	host := emulator(t, pluginConfig)
+	id := host.InitializeHttpContext()
+	h := transferHeaders()
+	h[4] = [2]string{"x-firmly-authorization", "not-a-token"}
+	host.CallOnRequestHeaders(id, h, false)
+	for key, want := range map[string]string{"session_transfer.outcome": "MissingAuthHeader", "session_transfer.merchant": "none"} {
+		if got, err := host.GetProperty([]string{key}); err != nil || string(got) != want {
+			t.Errorf("%s: got %q (%v), want %q", key, got, err, want)
+		}
+	}
+	if _, err := host.GetProperty([]string{"session_transfer.merchant_status"}); err == nil {
+		t.Error("merchant_status set although no export call was made")
+	}
+	name := "session_transfer_outcome=.=MissingAuthHeader;.;session_transfer_merchant=.=none;.;session_transfer.requests"
+	if v, err := host.GetCounterMetric(name); err != nil || v != 1 {
+		t.Errorf("counter %s: got %d (%v), want 1", name, v, err)
+	}
+}

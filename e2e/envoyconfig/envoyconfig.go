@@ -27,9 +27,15 @@ import (
 
 	"github.com/firmly/session-transfer-filter/internal/config"
 
+	streamlogv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+
 	// Registers the router's typed config for the Any resolver.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 )
+
+// wasmFilterName is the Wasm HTTP filter's name in http_filters and in
+// typed_per_filter_config.
+const wasmFilterName = "envoy.filters.http.wasm"
 
 // Config is what the local run takes from envoy.yaml.
 type Config struct {
@@ -39,6 +45,23 @@ type Config struct {
 	Routes    []Route
 	Wasm      Wasm
 	Clusters  map[string]Cluster
+	// StatsTags are stats_config.stats_tags (tag name and regex).
+	StatsTags []StatsTag
+	// AccessLogs are the connection manager's stdout access logs.
+	AccessLogs []AccessLog
+}
+
+// StatsTag is one stats_config.stats_tags entry.
+type StatsTag struct {
+	Name  string
+	Regex *regexp.Regexp
+}
+
+// AccessLog is an envoy.access_loggers.stdout log_format: JSON
+// (json_format, each value a format string) or Text (text_format).
+type AccessLog struct {
+	JSON map[string]string
+	Text string
 }
 
 // SocketAddress is an address and port.
@@ -53,7 +76,13 @@ type Route struct {
 	Regex     *regexp.Regexp
 	Cluster   string
 	TimeoutMs int64
+	// WasmFilter is the route's typed_per_filter_config for the Wasm
+	// filter: nil when absent, else whether it disables the filter.
+	WasmFilter *FilterConfig
 }
+
+// FilterConfig is a route's envoy.config.route.v3.FilterConfig.
+type FilterConfig struct{ Disabled bool }
 
 // Wasm is the wasm filter's configuration.
 type Wasm struct {
@@ -65,6 +94,9 @@ type Wasm struct {
 	Env                         map[string]string
 	FailurePolicy               wasmv3.FailurePolicy
 	AllowOnHeadersStopIteration bool
+	// Disabled is http_filters[].disabled: the filter runs only on routes
+	// that enable it.
+	Disabled bool
 }
 
 // ParsePluginConfig runs the filter's configuration through the plugin's
@@ -110,6 +142,13 @@ func Parse(raw []byte) (*Config, error) {
 		return nil, fmt.Errorf("envoyconfig: bootstrap: %w", err)
 	}
 	c := &Config{Bootstrap: b, Clusters: map[string]Cluster{}}
+	for _, t := range b.GetStatsConfig().GetStatsTags() {
+		re, err := regexp.Compile(t.GetRegex())
+		if err != nil {
+			return nil, fmt.Errorf("envoyconfig: stats tag %s: %w", t.GetTagName(), err)
+		}
+		c.StatsTags = append(c.StatsTags, StatsTag{t.GetTagName(), re})
+	}
 	if a := b.GetAdmin().GetAddress().GetSocketAddress(); a != nil {
 		c.Admin = SocketAddress{a.GetAddress(), a.GetPortValue()}
 	}
@@ -186,11 +225,37 @@ func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
 			default:
 				return fmt.Errorf("envoyconfig: unsupported route match %T", m)
 			}
+			if a, ok := r.GetTypedPerFilterConfig()[wasmFilterName]; ok {
+				fc := &routev3.FilterConfig{}
+				if err := unpack(a, fc, "route typed_per_filter_config "+wasmFilterName); err != nil {
+					return err
+				}
+				if !fc.GetDisabled() && fc.GetConfig() == nil {
+					// Enforced by Envoy's code (per_filter_config.cc), not by the proto's rules.
+					return fmt.Errorf("envoyconfig: route typed_per_filter_config %s: a FilterConfig that enables a filter needs config: {}", wasmFilterName)
+				}
+				route.WasmFilter = &FilterConfig{Disabled: fc.GetDisabled()}
+			}
 			c.Routes = append(c.Routes, route)
 		}
 	}
+	for _, al := range hcm.GetAccessLog() {
+		l := &streamlogv3.StdoutAccessLog{}
+		if err := unpack(al.GetTypedConfig(), l, "access log "+al.GetName()); err != nil {
+			return err
+		}
+		f := l.GetLogFormat()
+		out := AccessLog{Text: f.GetTextFormat()}
+		if js := f.GetJsonFormat(); js != nil {
+			out.JSON = map[string]string{}
+			for k, v := range js.GetFields() {
+				out.JSON[k] = v.GetStringValue()
+			}
+		}
+		c.AccessLogs = append(c.AccessLogs, out)
+	}
 	for _, hf := range hcm.GetHttpFilters() {
-		if hf.GetName() != "envoy.filters.http.wasm" {
+		if hf.GetName() != wasmFilterName {
 			msg, err := hf.GetTypedConfig().UnmarshalNew()
 			if err != nil {
 				return fmt.Errorf("envoyconfig: http filter %s: %w", hf.GetName(), err)
@@ -223,6 +288,7 @@ func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
 			Env:                         vm.GetEnvironmentVariables().GetKeyValues(),
 			FailurePolicy:               pc.GetFailurePolicy(),
 			AllowOnHeadersStopIteration: pc.GetAllowOnHeadersStopIteration().GetValue(),
+			Disabled:                    hf.GetDisabled(),
 		}
 		if c.Wasm.CodeFile == "" {
 			return errors.New("envoyconfig: the wasm filter's code must be vm_config.code.local.filename")

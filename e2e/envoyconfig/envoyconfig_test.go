@@ -65,6 +65,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		{"empty cluster name", "- name: firmly_api", "- name: \"\"", "Name"},
 		{"bad wasm typed config", "envoy.extensions.filters.http.wasm.v3.Wasm", "envoy.extensions.filters.http.wasm.v3.Nope", "Nope"},
 		{"port out of range", "port_value: 10000", "port_value: 70000", "PortValue"},
+		{"FilterConfig without config", "                    config: {}\n", "", "needs config: {}"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := strings.Replace(string(good), c.from, c.to, 1)
@@ -79,5 +80,85 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 				t.Errorf("error %v does not mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The wasm filter is route-scoped: disabled in http_filters, enabled on
+// every route that matches a transfer path, and never on the catch-all,
+// so other traffic never enters the VM.
+func TestWasmFilterIsScopedToTheTransferRoutes(t *testing.T) {
+	c, err := Load(repoEnvoyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Wasm.Disabled {
+		t.Fatal("http_filters: the wasm filter is not disabled by default")
+	}
+	transferPaths := []string{
+		"/api/v1/domains/staging.luma.gift/session/transfer",
+		"/api/v2/domains/staging.luma.gift/session/transfer",
+		"/api/v2/domains/staging.luma.gift/session/transfer/",
+	}
+	enabled := func(r Route) bool { return r.WasmFilter != nil && !r.WasmFilter.Disabled }
+	matches := func(r Route, p string) bool {
+		if r.Regex != nil {
+			loc := r.Regex.FindStringIndex(p)
+			return loc != nil && loc[0] == 0 && loc[1] == len(p)
+		}
+		return strings.HasPrefix(p, r.Prefix)
+	}
+	for _, p := range transferPaths {
+		for _, r := range c.Routes {
+			if matches(r, p) {
+				if !enabled(r) {
+					t.Errorf("%s: its route does not enable the wasm filter", p)
+				}
+				break
+			}
+		}
+	}
+	for _, r := range c.Routes {
+		if r.Prefix == "/" && r.Regex == nil && enabled(r) {
+			t.Error("the catch-all route enables the wasm filter")
+		}
+		if enabled(r) && !matches(r, transferPaths[0]) && !matches(r, transferPaths[1]) {
+			t.Errorf("route %+v enables the filter but serves no transfer path", r)
+		}
+	}
+}
+
+// stats_tags extract both tags of SPEC §2.9, and the access log prints the
+// filter's outcome, merchant and merchant status with the response.
+func TestStatsTagsAndAccessLog(t *testing.T) {
+	c, err := Load(repoEnvoyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]string{}
+	name := "wasmcustom.session_transfer_outcome=.=transferred;.;session_transfer_merchant=.=staging.luma.gift;.;session_transfer.requests"
+	for _, st := range c.StatsTags {
+		if m := st.Regex.FindStringSubmatch(name); len(m) == 3 {
+			tags[st.Name] = m[2]
+		}
+	}
+	if tags["merchant"] != "staging.luma.gift" || tags["outcome"] != "transferred" {
+		t.Errorf("got tags %v, want merchant and outcome extracted", tags)
+	}
+	if len(c.AccessLogs) != 1 || c.AccessLogs[0].JSON == nil {
+		t.Fatalf("got access logs %+v, want one JSON access log", c.AccessLogs)
+	}
+	f := c.AccessLogs[0].JSON
+	for _, want := range []string{
+		"%FILTER_STATE(wasm.session_transfer.outcome:PLAIN)%", "%FILTER_STATE(wasm.session_transfer.merchant:PLAIN)%",
+		"%FILTER_STATE(wasm.session_transfer.merchant_status:PLAIN)%", "%RESPONSE_CODE%", "%RESPONSE_CODE_DETAILS%",
+		"%REQ(X-REQUEST-ID)%", "%DURATION%",
+	} {
+		found := false
+		for _, v := range f {
+			found = found || v == want
+		}
+		if !found {
+			t.Errorf("the access log lacks %s", want)
+		}
 	}
 }

@@ -45,6 +45,9 @@ type Route struct {
 	// Timeout is the route timeout (Envoy's default is 15 s); on expiry the
 	// router answers 504.
 	Timeout time.Duration
+	// Filter is the route's typed_per_filter_config for the Wasm filter
+	// (an envoy.config.route.v3.FilterConfig): enable or disable it here.
+	Filter RouteFilter
 }
 
 // Config describes one Envoy listener with one Wasm HTTP filter.
@@ -70,6 +73,15 @@ type Config struct {
 	Routes []Route
 	// FailurePolicy of the filter (default fail closed).
 	FailurePolicy FailurePolicy
+	// FilterDisabled is http_filters[].disabled: the filter runs only on
+	// routes whose Filter is RouteFilterEnabled (Envoy's route-based
+	// filter chain); elsewhere the stream never enters the VM.
+	FilterDisabled bool
+	// StatsTags are stats_config.stats_tags, applied to metric names for
+	// /stats/prometheus.
+	StatsTags []StatsTag
+	// AccessLog, when set, is written for every stream once it ends.
+	AccessLog *AccessLog
 	// Workers is the number of worker VMs (default 1). Envoy also starts a
 	// canary VM that only starts and configures; so does the host.
 	Workers int
@@ -103,17 +115,19 @@ type Host struct {
 	workers []*VM
 	next    atomic.Uint32
 
-	mu         sync.Mutex // guards everything below
-	logs       []LogEntry
-	metrics    []*metric
-	metricIDs  map[string]uint32
-	shared     map[string]sharedValue
-	cas        uint32
-	queues     []*queue
-	callouts   []CalloutRecord
-	contextIDs uint32
-	inflight   sync.WaitGroup // callouts not yet delivered
-	calls      []string
+	mu          sync.Mutex // guards everything below
+	logs        []LogEntry
+	metrics     []*metric
+	metricIDs   map[string]uint32
+	shared      map[string]sharedValue
+	cas         uint32
+	queues      []*queue
+	callouts    []CalloutRecord
+	contextIDs  uint32
+	inflight    sync.WaitGroup // callouts not yet delivered
+	calls       []string
+	accessLogs  []string
+	defineCalls int
 }
 
 // New starts a host for a compiled module: a canary VM runs _initialize,
@@ -122,6 +136,9 @@ type Host struct {
 // If the plugin refuses its configuration, New fails as Envoy would reject
 // the config, with the plugin's critical log lines in the error.
 func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
+	if err := checkAccessLog(cfg.AccessLog); err != nil {
+		return nil, err
+	}
 	if cfg.Envoy != mod.envoy {
 		return nil, fmt.Errorf("host: module compiled for %s, config asks for %s", mod.envoy, cfg.Envoy)
 	}

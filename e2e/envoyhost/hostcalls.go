@@ -387,7 +387,17 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 			st[0] = statusInvalidMemoryAccess
 			return
 		}
-		vm.host.setProperty(strings.Trim(strings.ReplaceAll(path, "\x00", "."), "."), val)
+		key := strings.Trim(strings.ReplaceAll(path, "\x00", "."), ".")
+		if s := vm.streams[vm.effective]; s != nil {
+			// On a stream Envoy keeps it as filter state wasm.<key>.
+			if s.filterState == nil {
+				s.filterState = map[string][]byte{}
+			}
+			s.filterState["wasm."+key] = append([]byte(nil), val...)
+			st[0] = statusOK
+			return
+		}
+		vm.host.setProperty(key, val)
 		st[0] = statusOK
 	})
 	s("proxy_call_foreign_function", "iiiiii", func(_ context.Context, _ *VM, _ api.Memory, st []uint64) {
@@ -535,6 +545,11 @@ func (vm *VM) property(path string) ([]byte, bool) {
 			return []byte("HTTP/1.1"), true
 		}
 	}
+	if s := vm.streams[vm.effective]; s != nil {
+		if v, ok := s.filterState["wasm."+path]; ok {
+			return v, true
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	v, ok := h.cfg.Properties[path]
@@ -660,6 +675,7 @@ type metric struct {
 func (h *Host) defineMetric(kind uint32, name string) uint32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.defineCalls++
 	key := fmt.Sprint(kind, name)
 	if id, ok := h.metricIDs[key]; ok {
 		return id
@@ -734,6 +750,14 @@ func (h *Host) Metric(name string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// DefineMetricCalls counts proxy_define_metric calls, so tests can check
+// a module defines each name once per VM rather than once per request.
+func (h *Host) DefineMetricCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.defineCalls
 }
 
 // HistogramSamples returns what was recorded into a histogram.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // direction is one side of a stream as Envoy's filter manager sees it for
@@ -48,6 +49,9 @@ type Response struct {
 	Details string
 	// Reset is true when the stream was reset instead of answered.
 	Reset bool
+	// FilterState is what the filter set with proxy_set_property, by
+	// Envoy's key (wasm.<property>), as of the end of the stream.
+	FilterState map[string]string
 }
 
 // Header returns the first value of a response header.
@@ -66,6 +70,8 @@ type Stream struct {
 	inLog    bool
 
 	requestHeadersCopy Pairs // for request.* properties
+	started            time.Time
+	filterState        map[string][]byte // wasm.<key>, set by proxy_set_property
 
 	upstream     *upstreamRequest
 	upstreamOpen bool
@@ -142,10 +148,17 @@ func (s *Stream) SendHeaders(h Pairs, endOfStream bool) {
 		return
 	}
 	s.requestHeadersCopy = append(Pairs(nil), h...)
+	s.started = time.Now()
 	s.req.headers = lowerKeys(h)
 	s.req.headersEOS = endOfStream
 	s.req.bodyEOS = endOfStream
 	vm := s.vm
+	if !vm.host.filterEnabled(firstValue(s.req.headers, ":path")) {
+		// The route disables the filter: Envoy never creates it.
+		s.bypass = true
+		s.passHeaders(&s.req)
+		return
+	}
 	if vm.failed != nil {
 		if vm.host.cfg.FailurePolicy == FailOpen {
 			s.bypass = true
@@ -515,6 +528,15 @@ func (s *Stream) finish() {
 		s.vm.callLocked(ctx, s.id, "proxy_on_delete", uint64(s.id))
 	}
 	delete(s.vm.streams, s.id)
+	s.mu.Lock()
+	for k, v := range s.filterState {
+		if s.resp.FilterState == nil {
+			s.resp.FilterState = map[string]string{}
+		}
+		s.resp.FilterState[k] = string(v)
+	}
+	s.mu.Unlock()
+	s.writeAccessLog()
 	close(s.done)
 }
 

@@ -51,6 +51,8 @@ type Options struct {
 	Envoy envoyhost.EnvoyVersion
 	// Logger receives the plugin's log lines.
 	Logger func(envoyhost.LogEntry)
+	// AccessLog receives envoy.yaml's access log (Envoy writes it to stdout).
+	AccessLog io.Writer
 }
 
 // Stack is a running local stack.
@@ -61,6 +63,7 @@ type Stack struct {
 	Merchant    *refmerchant.Merchant
 	Backend     *refbackend.Backend
 	ProxyURL    string // http://127.0.0.1:<listener port>
+	AdminURL    string // http://127.0.0.1:<admin port>: /ready, /stats, /stats/prometheus
 	MerchantURL string // https:// of the reference merchant
 	BackendURL  string // https:// of the reference backend
 	Client      *http.Client
@@ -161,7 +164,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	var routes []envoyhost.Route
 	for _, r := range ec.Routes {
-		routes = append(routes, envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond})
+		hr := envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond}
+		if f := r.WasmFilter; f != nil {
+			hr.Filter = envoyhost.RouteFilterEnabled
+			if f.Disabled {
+				hr.Filter = envoyhost.RouteFilterDisabled
+			}
+		}
+		routes = append(routes, hr)
+	}
+	var tags []envoyhost.StatsTag
+	for _, t := range ec.StatsTags {
+		tags = append(tags, envoyhost.StatsTag{Name: t.Name, Regex: t.Regex})
+	}
+	var accessLog *envoyhost.AccessLog
+	if len(ec.AccessLogs) > 0 {
+		accessLog = &envoyhost.AccessLog{JSON: ec.AccessLogs[0].JSON, Text: ec.AccessLogs[0].Text, Out: o.AccessLog}
 	}
 	policy := envoyhost.FailClosed
 	if w.FailurePolicy == wasmv3.FailurePolicy_FAIL_OPEN {
@@ -172,7 +190,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		AllowOnHeadersStopIteration: w.AllowOnHeadersStopIteration,
 		Clusters:                    hostClusters, Routes: routes, FailurePolicy: policy,
 		PluginName: w.Name, RootID: w.RootID, VMID: w.VMID, Workers: 2, Logger: o.Logger,
-		BufferLimit: int(listenerBufferLimit(ec)),
+		BufferLimit:    int(listenerBufferLimit(ec)),
+		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog,
 	})
 	if err != nil {
 		return nil, err
@@ -182,6 +201,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: listener: %w", err)
 	}
 	s.ProxyURL = "http://" + addr
+	if addr, _, err = s.serve(ec.Admin.Port, s.Host.AdminHandler(), nil); err != nil {
+		return nil, fmt.Errorf("localstack: admin: %w", err)
+	}
+	s.AdminURL = "http://" + addr
 	roots, err := caPool(filepath.Join(devDir, "ca.pem"))
 	if err != nil {
 		return nil, err

@@ -41,9 +41,26 @@ type Error struct {
 	Description string
 }
 
-// New makes an Error with a formatted description.
+// MaxDescription bounds every description (SPEC §2.8), whatever the
+// merchant, the backend or the client sent.
+const MaxDescription = 1024
+
+// New makes an Error with a formatted description of at most
+// MaxDescription bytes.
 func New(k Kind, format string, args ...any) *Error {
-	return &Error{Kind: k, Description: fmt.Sprintf(format, args...)}
+	return &Error{Kind: k, Description: Cut(fmt.Sprintf(format, args...), MaxDescription)}
+}
+
+// Cut returns s cut to at most n bytes on a UTF-8 boundary.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 { // back off continuation bytes
+		i--
+	}
+	return s[:i]
 }
 
 func (e *Error) Error() string { return e.Kind.Name + ": " + e.Description }

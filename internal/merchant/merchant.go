@@ -275,19 +275,37 @@ func amount(v gjson.Result, key string, required bool) (int64, *parseErr) {
 }
 
 // CheckCart refuses an empty cart and lines wanting more than the live
-// stock, naming every short SKU.
+// stock, naming the short SKUs: at most maxShortSKUs, each cut to
+// maxSKUBytes, then "and N more", so the description stays bounded whatever
+// the merchant sent.
 func CheckCart(c *Cart) *apierror.Error {
 	if len(c.Lines) == 0 {
 		return apierror.New(apierror.NoLineItem, "the transferred cart is empty")
 	}
-	var short []string
+	var b strings.Builder
+	n := 0
 	for _, l := range c.Lines {
-		if l.Quantity > l.AvailableQuantity {
-			short = append(short, fmt.Sprintf("%s (wanted %d, available %d)", l.SKU, l.Quantity, l.AvailableQuantity))
+		if l.Quantity <= l.AvailableQuantity {
+			continue
 		}
+		if n < maxShortSKUs {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s (wanted %d, available %d)", apierror.Cut(l.SKU, maxSKUBytes), l.Quantity, l.AvailableQuantity)
+		}
+		n++
 	}
-	if len(short) > 0 {
-		return apierror.New(apierror.NotEnoughStock, "not enough stock for %s", strings.Join(short, ", "))
+	if n == 0 {
+		return nil
 	}
-	return nil
+	if n > maxShortSKUs {
+		fmt.Fprintf(&b, ", and %d more", n-maxShortSKUs)
+	}
+	return apierror.New(apierror.NotEnoughStock, "not enough stock for %s", b.String())
 }
+
+const (
+	maxShortSKUs = 10
+	maxSKUBytes  = 64
+)

@@ -1,8 +1,10 @@
 package merchant
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
 )
@@ -115,6 +117,36 @@ func TestCheckCart(t *testing.T) {
 	}
 	if err := CheckCart(&Cart{Lines: []Line{{SKU: "A", Quantity: 2, AvailableQuantity: 2}}}); err != nil {
 		t.Errorf("exact stock refused: %v", err)
+	}
+}
+
+func TestCheckCartNamesAtMostTenShortSKUs(t *testing.T) {
+	var lines []Line
+	for i := 0; i < 5000; i++ {
+		lines = append(lines, Line{SKU: fmt.Sprintf("SKU-%d-%s", i, strings.Repeat("é", 100)), Quantity: 2, AvailableQuantity: 1})
+	}
+	err := CheckCart(&Cart{Lines: lines})
+	if err == nil || err.Kind.Name != "ErrorNotEnoughStock" {
+		t.Fatalf("got %v, want ErrorNotEnoughStock", err)
+	}
+	d := err.Description
+	if len(d) > 1024 || !utf8.ValidString(d) {
+		t.Errorf("description is %d bytes (valid UTF-8 %v), want at most 1024", len(d), utf8.ValidString(d))
+	}
+	if n := strings.Count(d, "(wanted 2"); n > 10 {
+		t.Errorf("names %d SKUs, want at most 10", n)
+	}
+	for _, part := range strings.Split(strings.TrimPrefix(d, "not enough stock for "), ", ") {
+		if sku, _, ok := strings.Cut(part, " (wanted"); ok && len(sku) > 64 {
+			t.Errorf("SKU %q is %d bytes, want at most 64", sku, len(sku))
+		}
+	}
+	few := make([]Line, 12)
+	for i := range few {
+		few[i] = Line{SKU: fmt.Sprint("S", i), Quantity: 1}
+	}
+	if got := CheckCart(&Cart{Lines: few}).Description; !strings.HasSuffix(got, "S9 (wanted 1, available 0), and 2 more") {
+		t.Errorf("got %q, want ten SKUs then \"and 2 more\"", got)
 	}
 }
 

@@ -65,6 +65,10 @@ type Step struct {
 	Kind    StepKind
 	Callout *Callout
 	Reply   *Response
+	// Merchant is the configured merchant's normalised domain when Start
+	// refused a request after finding it ("" otherwise; once a Transfer
+	// exists, its Domain is the merchant).
+	Merchant string
 }
 
 // Callout is an HTTP call through Envoy.
@@ -73,6 +77,9 @@ type Callout struct {
 	Headers   [][2]string // pseudo-headers first
 	Body      []byte
 	TimeoutMs uint32
+	// Export is true for the merchant session export, false for the
+	// session backend write.
+	Export bool
 }
 
 // Response is a local response.
@@ -82,6 +89,14 @@ type Response struct {
 	Body    []byte
 	// Error is the catalogue entry when the reply is an error.
 	Error *apierror.Error
+}
+
+// Outcome is "transferred" or the error name (SPEC §2.9).
+func (r *Response) Outcome() string {
+	if r.Error == nil {
+		return "transferred"
+	}
+	return r.Error.Kind.Name
 }
 
 type state int
@@ -173,15 +188,22 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 		return nil, errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
 	}
 	if err := request.CheckContentType(values(h, "content-type")); err != nil {
-		return nil, errorReply(err)
+		return nil, merchantReply(err, domain)
 	}
 	if cl := values(h, "content-length"); len(cl) == 1 {
 		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n > int64(e.cfg.Limits.MaxBodyBytes) {
-			return nil, errorReply(tooLarge(e.cfg.Limits.MaxBodyBytes))
+			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
 	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id")}
 	return t, Step{Kind: AwaitBody}
+}
+
+// merchantReply is a refusal once the merchant is known.
+func merchantReply(err *apierror.Error, domain string) Step {
+	s := errorReply(err)
+	s.Merchant = domain
+	return s
 }
 
 func tooLarge(max int) *apierror.Error {
@@ -229,7 +251,7 @@ func (t *Transfer) OnBody(body []byte) Step {
 	h = append(h, m.Headers...)
 	t.state = awaitingMerchant
 	return Step{Kind: Dispatch, Callout: &Callout{
-		Cluster: m.Cluster, Headers: h, TimeoutMs: m.TimeoutMs,
+		Cluster: m.Cluster, Headers: h, TimeoutMs: m.TimeoutMs, Export: true,
 		Body: merchant.ExportRequestBody(t.domain, req.RawHandle, req.Cookies),
 	}}
 }

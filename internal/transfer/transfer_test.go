@@ -216,3 +216,37 @@ func BenchmarkTransfer(b *testing.B) {
 		tr.OnCalloutAnswer(201, nil, 0, now)
 	}
 }
+
+// A refusal names the merchant only once a configured one is known, and
+// every reply names its outcome; the export callout says it is the export.
+func TestStepsNameTheMerchantAndOutcome(t *testing.T) {
+	e := engine(t)
+	for _, c := range []struct {
+		name, merchant, outcome string
+		h                       [][2]string
+	}{
+		{"a 401 names no merchant", "", "MissingAuthHeader", headers("POST", path)},
+		{"an unconfigured merchant is not named", "", "ErrorCannotTransferSession", headers("POST", "/api/v2/domains/other.shop/session/transfer", authz)},
+		{"a wrong content type names the merchant", "staging.luma.gift", "ErrorInvalidInputBody", headers("POST", path, authz, [2]string{"content-type", "text/plain"})},
+		{"a content-length over the limit names the merchant", "staging.luma.gift", "ErrorPayloadTooLarge", headers("POST", path, authz, json_, [2]string{"content-length", "70000"})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, step := e.Start(c.h, now)
+			if step.Merchant != c.merchant || step.Reply.Outcome() != c.outcome {
+				t.Errorf("got merchant %q outcome %s, want %q %s", step.Merchant, step.Reply.Outcome(), c.merchant, c.outcome)
+			}
+		})
+	}
+	tr := start(t, e)
+	step := tr.OnBody([]byte(`{"handle":"` + uuid + `"}`))
+	if step.Kind != Dispatch || !step.Callout.Export {
+		t.Fatalf("got %+v, want the export callout", step)
+	}
+	step = tr.OnCalloutAnswer(200, []byte(cartJSON), len(cartJSON), now)
+	if step.Kind != Dispatch || step.Callout.Export {
+		t.Fatalf("got %+v, want the backend write", step)
+	}
+	if step = tr.OnCalloutAnswer(201, nil, 0, now); step.Reply.Outcome() != "transferred" {
+		t.Errorf("got outcome %s, want transferred", step.Reply.Outcome())
+	}
+}

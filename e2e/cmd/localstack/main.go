@@ -43,7 +43,7 @@ func main() {
 		logger = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
 	cancel()
 	if err != nil {
 		log.Fatal(err)
@@ -55,6 +55,7 @@ func main() {
 	}
 	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
   proxy (Envoy listener)   %s
+  Envoy admin              %s   (/ready, /stats, /stats/prometheus)
   reference merchant       %s   (admin API under /_admin/)
   reference session store  %s   (GET /v1/sessions/{key})
 
@@ -63,7 +64,7 @@ A transfer that succeeds (token valid for one hour, signed with the development 
 %s
 
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.MerchantURL, st.BackendURL, st.Curl(token))
+`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, st.Curl(token))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

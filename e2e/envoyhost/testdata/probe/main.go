@@ -223,6 +223,16 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		err := proxywasm.SetTickPeriodMilliSeconds(uint32(ms))
 		s.respond(200, fmt.Sprintf("tick period %d: %v", ms, err))
 		return types.ActionPause
+	case "filter-state":
+		// A single-segment property on a stream is filter state wasm.<key>.
+		err := proxywasm.SetProperty([]string{"probe.state"}, []byte("v1"))
+		v, gerr := proxywasm.GetProperty([]string{"probe.state"})
+		s.respond(200, fmt.Sprintf("set=%v get=%s(%v)", err, v, gerr))
+		return types.ActionPause
+	case "filter-state-get":
+		v, err := proxywasm.GetProperty([]string{"probe.state"})
+		s.respond(200, fmt.Sprintf("get=%s(%v)", v, err))
+		return types.ActionPause
 	}
 	return types.ActionContinue
 }

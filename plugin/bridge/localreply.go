@@ -1,0 +1,70 @@
+//go:build wasip1 && !tinygo
+
+package bridge
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// SendHttpResponse is proxywasm.SendHttpResponse with response-code
+// details: the SDK's always passes empty details, so %RESPONSE_CODE_DETAILS%
+// could not tell one local reply from another (RATIONALE.md, "Local-reply
+// details"). headers are serialised as the SDK does; a grpcStatus outside
+// 0..16 (e.g. -1) means no grpc-status.
+func SendHttpResponse(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
+	h := serializeMap(headers)
+	var dp, bp *byte
+	if len(details) > 0 {
+		d := []byte(details)
+		dp = &d[0]
+	}
+	if len(body) > 0 {
+		bp = &body[0]
+	}
+	return statusError(proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
+}
+
+// serializeMap is proxy-wasm's header-map encoding: the pair count, then
+// each key and value length (little-endian uint32), then each key and value
+// followed by a NUL.
+func serializeMap(ms [][2]string) []byte {
+	size := 4
+	for _, m := range ms {
+		size += len(m[0]) + len(m[1]) + 10
+	}
+	out := make([]byte, 4, size)
+	binary.LittleEndian.PutUint32(out, uint32(len(ms)))
+	for _, m := range ms {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(m[0])))
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(m[1])))
+	}
+	for _, m := range ms {
+		out = append(append(out, m[0]...), 0)
+		out = append(append(out, m[1]...), 0)
+	}
+	return out
+}
+
+// statusError maps a proxy-wasm status to the SDK's errors.
+func statusError(st uint32) error {
+	switch st {
+	case 0:
+		return nil
+	case 1:
+		return types.ErrorStatusNotFound
+	case 2:
+		return types.ErrorStatusBadArgument
+	case 7:
+		return types.ErrorStatusEmpty
+	case 8:
+		return types.ErrorStatusCasMismatch
+	case 10:
+		return types.ErrorInternalFailure
+	case 12:
+		return types.ErrorUnimplemented
+	}
+	return fmt.Errorf("proxy_send_local_response: status %d", st)
+}
