@@ -41,7 +41,7 @@ run() {
   bin="${XDG_CACHE_HOME:-$HOME/.cache}/session-transfer-filter/localstack-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
   mkdir -p "$(dirname "$bin")"
   echo "compiling the local stack (first run: a few minutes)..."
-  go build -o "$bin" ./e2e/cmd/localstack
+  go build -trimpath -o "$bin" ./e2e/cmd/localstack
   echo "starting the local stack..."
   exec "$bin" -wasm plugin.wasm "$@"
 }
