@@ -134,14 +134,14 @@ func TestQuickstartOnAFreshClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	var printed strings.Builder
+	var printed lockedBuffer
 	curl := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		var cmd []string
 		for sc.Scan() {
 			line := sc.Text()
-			printed.WriteString(line + "\n")
+			printed.Write([]byte(line + "\n"))
 			if strings.HasPrefix(line, "curl ") || len(cmd) > 0 {
 				cmd = append(cmd, line)
 				if !strings.HasSuffix(line, `\`) {
