@@ -12,6 +12,7 @@ usage: ./build.sh [command]
   run     build, then run the filter locally with the reference services (flags: see README)
   reset   delete the local run's session store (e2e/localstack-data/)
   clean   remove build outputs
+VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
 USAGE
 }
 

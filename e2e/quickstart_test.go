@@ -62,7 +62,8 @@ func (l *lockedBuffer) String() string {
 // The README's quick start, as a newcomer runs it: on a fresh clone, build,
 // start the local stack in the background, paste the curl it prints, get a
 // V2 cart, stop it with Ctrl-C. Also the local run's guard rails: an
-// unknown -envoy and a second stack are refused with a clear message.
+// unknown -envoy and a second stack are refused with a clear message. The
+// clone holds the committed state of the checkout, as a newcomer's would.
 func TestQuickstartOnAFreshClone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a fresh clone: skipped with -short")
