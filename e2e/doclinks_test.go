@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -106,5 +108,115 @@ func TestGitHubSlugMatchesGitHubAnchors(t *testing.T) {
 		if got := githubSlug(tc.in); got != tc.want {
 			t.Errorf("githubSlug(%q): got %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+type docStep struct {
+	cmd  string
+	want []string
+}
+
+// consoleSteps reads the console blocks of a document's "## Try it"
+// section: each "$ " line (with its \-continued lines) is a command, the
+// lines after it what it prints.
+func consoleSteps(t *testing.T, md string) []docStep {
+	t.Helper()
+	_, section, ok := strings.Cut(md, "\n## Try it")
+	if !ok {
+		t.Fatal("no ## Try it section")
+	}
+	var steps []docStep
+	for _, block := range regexp.MustCompile("(?s)```console\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		cont := false
+		for _, line := range strings.Split(strings.TrimRight(block[1], "\n"), "\n") {
+			switch {
+			case cont:
+				steps[len(steps)-1].cmd += "\n" + line
+			case strings.HasPrefix(line, "$ "):
+				steps = append(steps, docStep{cmd: strings.TrimPrefix(line, "$ ")})
+			case len(steps) > 0:
+				steps[len(steps)-1].want = append(steps[len(steps)-1].want, line)
+			}
+			cont = strings.HasSuffix(line, `\`)
+		}
+	}
+	if len(steps) == 0 {
+		t.Fatal("no console commands in the ## Try it section")
+	}
+	return steps
+}
+
+// lineMatches compares a shown line with a printed one; "..." in the shown
+// line elides any text.
+func lineMatches(want, got string) bool {
+	parts := strings.Split(want, "...")
+	if len(parts) == 1 {
+		return want == got
+	}
+	if !strings.HasPrefix(got, parts[0]) || !strings.HasSuffix(got, parts[len(parts)-1]) {
+		return false
+	}
+	rest := got[len(parts[0]):]
+	for _, p := range parts[1:] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return true
+}
+
+// The contracts' "Try it" examples are real: their commands run against the
+// local stack's reference services print what the documents show (headers
+// the documents leave out are allowed in between).
+func TestDocExamplesPrintWhatTheyShow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack: skipped with -short")
+	}
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the examples need %s", tool)
+		}
+	}
+	st := startLocal(t)
+	root, _ := filepath.Abs("..")
+	for _, doc := range []string{"docs/merchant-export.md", "docs/session-backend.md"} {
+		t.Run(doc, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(root, doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := consoleSteps(t, string(raw))
+			var script strings.Builder
+			for i, s := range steps {
+				cmd := strings.NewReplacer("https://localhost:8443", st.MerchantURL, "https://localhost:9443", st.BackendURL).Replace(s.cmd)
+				fmt.Fprintf(&script, "echo '<<<step %d>>>'\n%s\necho\n", i, cmd)
+			}
+			c := exec.Command("bash", "-c", script.String())
+			c.Dir = root
+			out, err := c.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the examples failed: %v\n%s", err, out)
+			}
+			printed := regexp.MustCompile(`(?m)^<<<step \d+>>>\n`).Split(string(out), -1)[1:]
+			if len(printed) != len(steps) {
+				t.Fatalf("got output of %d commands, want %d:\n%s", len(printed), len(steps), out)
+			}
+			for i, s := range steps {
+				got := strings.Split(strings.ReplaceAll(printed[i], "\r", ""), "\n")
+				at := 0
+				for _, want := range s.want {
+					for at < len(got) && !lineMatches(want, got[at]) {
+						at++
+					}
+					if at == len(got) {
+						t.Errorf("$ %s\nshows %q, which it does not print; it prints:\n%s", s.cmd, want, printed[i])
+						break
+					}
+					at++
+				}
+			}
+		})
 	}
 }
