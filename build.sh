@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build, check and test the Session Transfer filter with the standard Go toolchain.
+# Build, check, test and run the Session Transfer filter with the standard Go toolchain.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,19 +9,47 @@ usage: ./build.sh [command]
   build   build plugin.wasm (GOOS=wasip1 GOARCH=wasm, c-shared reactor) and print its size (default)
   test    build, then run every test (go test ./...) against that plugin.wasm
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
-  run     build, then run the filter locally with the reference services (see README)
+  run     build, then run the filter locally with the reference services (flags: see README)
+  reset   delete the local run's session store (e2e/localstack-data/)
   clean   remove build outputs
+VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
 USAGE
 }
 
-build() {
-  GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -buildmode=c-shared -trimpath -o plugin.wasm ./plugin
-  local size
-  size=$(wc -c < plugin.wasm)
-  echo "plugin.wasm: ${size} bytes ($(( size / 1024 )) KiB)"
+# version names the build: the git tag/commit (with -dirty for local changes), or "dev" outside
+# a git checkout. The plugin logs it in its start line.
+version() {
+  if [ -n "${VERSION:-}" ]; then echo "$VERSION"; return; fi
+  git describe --tags --always --dirty 2>/dev/null || echo dev
 }
 
-case "${1:-build}" in
+build() {
+  local v
+  v=$(version)
+  echo "building plugin.wasm (version $v; the first build downloads modules and takes a minute)..."
+  GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -buildmode=c-shared -trimpath \
+    -ldflags "-X main.version=$v" -o plugin.wasm ./plugin
+  local size
+  size=$(wc -c < plugin.wasm)
+  echo "plugin.wasm: ${size} bytes ($(( size / 1024 )) KiB), version $v"
+}
+
+# run compiles the local stack to a binary first, saying so, so a cold first run (module downloads,
+# then a minute or more of compiling) is not silent; then the stack replaces this shell, so Ctrl-C
+# (SIGINT) reaches it directly. The binary sits in the user's cache, one per checkout.
+run() {
+  local bin
+  bin="${XDG_CACHE_HOME:-$HOME/.cache}/session-transfer-filter/localstack-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
+  mkdir -p "$(dirname "$bin")"
+  echo "compiling the local stack (first run: a few minutes)..."
+  go build -trimpath -o "$bin" ./e2e/cmd/localstack
+  echo "starting the local stack..."
+  exec "$bin" -wasm plugin.wasm "$@"
+}
+
+cmd=${1:-build}
+[ $# -gt 0 ] && shift
+case "$cmd" in
   build) build ;;
   test)
     build
@@ -36,8 +64,11 @@ case "${1:-build}" in
     ;;
   run)
     build
-    shift
-    exec go run ./e2e/cmd/localstack -wasm plugin.wasm "$@"
+    run "$@"
+    ;;
+  reset)
+    rm -rf e2e/localstack-data
+    echo "removed e2e/localstack-data/ (the session store); the merchant's stock resets on every start"
     ;;
   clean) rm -f plugin.wasm ;;
   -h|--help|help) usage ;;

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,11 +19,12 @@ import (
 
 type composeFile struct {
 	Services map[string]struct {
-		Image   string   `json:"image"`
-		Command []string `json:"command"`
-		Volumes []string `json:"volumes"`
-		Ports   []string `json:"ports"`
-		Build   *struct {
+		Image      string   `json:"image"`
+		Entrypoint []string `json:"entrypoint"`
+		Command    []string `json:"command"`
+		Volumes    []string `json:"volumes"`
+		Ports      []string `json:"ports"`
+		Build      *struct {
 			Context    string `json:"context"`
 			Dockerfile string `json:"dockerfile"`
 		} `json:"build"`
@@ -69,6 +72,19 @@ func TestDockerComposeAgreesWithEnvoyYAML(t *testing.T) {
 	}
 	if flagValue(envoy.Command, "-c") != "/etc/envoy/envoy.yaml" {
 		t.Errorf("envoy does not run /etc/envoy/envoy.yaml: %v", envoy.Command)
+	}
+	// The Envoy binary is the entrypoint, so ENVOY_IMAGE=istio/proxyv2 (whose
+	// own entrypoint is pilot-agent) runs the same command.
+	if !slices.Equal(envoy.Entrypoint, []string{"/usr/local/bin/envoy"}) || (len(envoy.Command) > 0 && envoy.Command[0] == "envoy") {
+		t.Errorf("envoy entrypoint %v command %v: want entrypoint [/usr/local/bin/envoy] and flags only", envoy.Entrypoint, envoy.Command)
+	}
+	if !strings.Contains(envoy.Image, "${ENVOY_IMAGE:-") {
+		t.Errorf("envoy image %q cannot be swapped with ENVOY_IMAGE", envoy.Image)
+	}
+	// Envoy's images have no shell or HTTP client: a health check there
+	// could never pass (compose-check.sh polls the admin /ready instead).
+	if len(envoy.Healthcheck.Test) > 0 {
+		t.Errorf("envoy health check %v needs tools the Envoy image lacks", envoy.Healthcheck.Test)
 	}
 	// Mounts: each source exists (plugin.wasm is build.sh's output), and
 	// every file envoy.yaml reads is mounted.
@@ -171,4 +187,112 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 		out = append(out, v)
 	}
 	return out
+}
+
+// The services image copies go.mod, go.sum and exactly the repository
+// packages refservices is built from, so it builds from a small context and
+// a change to the filter does not rebuild it.
+func TestServicesImageCopiesOnlyWhatRefservicesImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/refservices").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/firmly/session-transfer-filter/"
+	var want []string
+	for _, p := range strings.Fields(string(out)) {
+		if rest, ok := strings.CutPrefix(p, mod); ok {
+			want = append(want, rest)
+		}
+	}
+	df, err := os.ReadFile("Dockerfile.services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	stages := strings.Split(string(df), "\nFROM ")
+	if len(stages) < 3 {
+		t.Fatalf("Dockerfile.services: want a build stage and a runtime stage")
+	}
+	build := stages[1]
+	for _, m := range regexp.MustCompile(`(?m)^COPY (\S+) (\S+)$`).FindAllStringSubmatch(build, -1) {
+		if m[1] != m[2] {
+			t.Errorf("COPY %s %s: copy each package to its own path", m[1], m[2])
+		}
+		got = append(got, m[1])
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("Dockerfile.services build stage copies %v, want exactly %v (the repository packages of go list -deps ./e2e/cmd/refservices)", got, want)
+	}
+	if !regexp.MustCompile(`(?m)^COPY go.mod go.sum \./$`).MatchString(build) {
+		t.Error("Dockerfile.services does not copy go.mod and go.sum")
+	}
+	if strings.Contains(build, "COPY . .") {
+		t.Error("Dockerfile.services copies the whole repository")
+	}
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(regexp.MustCompile(`(?m)#.*$`).ReplaceAllString(string(ignore), "")))
+	if !slices.Contains(lines, ".git") {
+		t.Errorf(".dockerignore does not leave out .git: %v", lines)
+	}
+	for _, needed := range []string{"plugin.wasm", "e2e/dev", "e2e/fixtures", "go.mod", "go.sum"} {
+		for _, l := range lines {
+			if ok, _ := filepath.Match(l, needed); ok || l == needed {
+				t.Errorf(".dockerignore line %q leaves out %s, which an image copies", l, needed)
+			}
+		}
+	}
+}
+
+// compose-check.sh needs Compose v2 and says so, instead of the plain
+// Docker CLI's "unknown shorthand flag: 'f' in -f".
+func TestComposeCheckRequiresComposeV2(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	for _, script := range []string{"compose-check.sh", "../build.sh"} {
+		if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
+			t.Errorf("bash -n %s: %v\n%s", script, err, out)
+		}
+	}
+	// A docker without the compose plugin, as the plain CLI behaves.
+	fake := t.TempDir()
+	script := "#!/bin/sh\necho \"unknown shorthand flag: 'f' in -f\" >&2\nexit 125\n"
+	if err := os.WriteFile(filepath.Join(fake, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a docker without Compose v2 is named as the problem", func(t *testing.T) {
+		cmd := exec.Command(bash, "compose-check.sh")
+		cmd.Env = append(os.Environ(), "PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("got %v, want exit status 2\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "Compose v2") || strings.Contains(string(out), "unknown shorthand") {
+			t.Errorf("got output %q, want a message naming Compose v2 and nothing from docker", out)
+		}
+	})
+	t.Run("no docker at all is named as the problem", func(t *testing.T) {
+		empty := t.TempDir()
+		for _, tool := range []string{"dirname"} {
+			p, err := exec.LookPath(tool)
+			if err != nil {
+				t.Skip(err)
+			}
+			os.Symlink(p, filepath.Join(empty, tool))
+		}
+		cmd := exec.Command(bash, "compose-check.sh")
+		cmd.Env = append(os.Environ(), "PATH="+empty)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "docker is not installed") {
+			t.Fatalf("got %v %q, want exit status 2 and \"docker is not installed\"", err, out)
+		}
+	})
 }

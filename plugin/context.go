@@ -60,7 +60,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
-	proxywasm.LogInfof("session-transfer: started with %d merchant(s), pause_on_headers=%v", len(cfg.Merchants), cfg.PauseOnHeaders)
+	proxywasm.LogInfof("session-transfer: version %s started with %d merchant(s), pause_on_headers=%v", version, len(cfg.Merchants), cfg.PauseOnHeaders)
 	return types.OnPluginStartStatusOK
 }
 

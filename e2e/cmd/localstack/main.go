@@ -6,37 +6,60 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/e2e/localstack"
 )
 
+// emulated are the Envoy versions whose WASI the host emulates.
+var emulated = map[string]envoyhost.EnvoyVersion{"1.33": envoyhost.Envoy133, "1.39": envoyhost.Envoy139}
+
 func main() {
 	wasmPath := flag.String("wasm", "plugin.wasm", "the compiled plugin")
 	dataDir := flag.String("data", "e2e/localstack-data", "where the session backend keeps its store")
-	envoy := flag.String("envoy", "1.33", "emulated Envoy WASI: 1.33 (poll_oneoff fails, strictest) or 1.39")
+	envoy := flag.String("envoy", "1.33", "emulated Envoy WASI: 1.33 (1.33-1.38: poll_oneoff fails, the strictest) or 1.39 (1.39+)")
 	quiet := flag.Bool("quiet", false, "do not print the plugin's log lines")
+	reset := flag.Bool("reset", false, "delete the session store (the -data folder) before starting")
 	flag.Parse()
 
+	version, ok := emulated[*envoy]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "localstack: -envoy %q: the host emulates Envoy 1.33 (for 1.33-1.38) and 1.39 (for 1.39+); pass -envoy 1.33 or -envoy 1.39\n", *envoy)
+		os.Exit(2)
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "localstack: unexpected argument %q\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
 	wasm, err := os.ReadFile(*wasmPath)
 	if err != nil {
-		log.Fatalf("localstack: %v (build it with ./build.sh)", err)
+		fatalf("localstack: %v (build it with ./build.sh)", err)
 	}
 	wd, _ := os.Getwd()
 	root, err := localstack.FindRepoRoot(wd)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
-	version := envoyhost.Envoy133
-	if *envoy == "1.39" {
-		version = envoyhost.Envoy139
+	if *reset {
+		if err := os.RemoveAll(*dataDir); err != nil {
+			fatalf("localstack: -reset: %v", err)
+		}
+		fmt.Printf("removed the session store in %s\n", *dataDir)
+	}
+	if err := checkStoreFree(filepath.Join(*dataDir, "sessions.db")); err != nil {
+		fatalf("%v", err)
 	}
 	logger := func(e envoyhost.LogEntry) { fmt.Fprintf(os.Stderr, "[wasm %s] %s\n", e.Level, e.Message) }
 	if *quiet {
@@ -46,12 +69,12 @@ func main() {
 	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
 	cancel()
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", explain(err))
 	}
 	defer st.Close()
 	token, err := localstack.DevToken(root, "dev-device-1", time.Hour)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
   proxy (Envoy listener)   %s
@@ -63,9 +86,51 @@ A transfer that succeeds (token valid for one hour, signed with the development 
 
 %s
 
+The merchant's stock lives in memory and resets when this stack restarts; the session store
+persists in %s (./build.sh run -reset, or ./build.sh reset, empties it).
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, st.Curl(token))
+`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, st.Curl(token), *dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
+	fmt.Println("stopping the local stack")
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	os.Exit(1)
+}
+
+// checkStoreFree fails fast when another process holds the session store's
+// lock (bbolt locks its file exclusively), which almost always means a
+// local stack is already running, instead of waiting for the backend's own
+// open timeout.
+func checkStoreFree(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil // a fresh store: nobody holds it
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 300 * time.Millisecond})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("localstack: the session store %s is locked by another process: a local stack is probably already running (stop it with Ctrl-C, or start this one with -data DIR)", path)
+	}
+	if err != nil {
+		return fmt.Errorf("localstack: session store %s: %w (./build.sh reset deletes it)", path, err)
+	}
+	return db.Close()
+}
+
+// explain names the busy port when a listener cannot bind.
+func explain(err error) error {
+	var op *net.OpError
+	if errors.Is(err, syscall.EADDRINUSE) && errors.As(err, &op) && op.Addr != nil {
+		return fmt.Errorf("localstack: port %s is already in use: a local stack may already be running (stop it with Ctrl-C), or another program holds the port (%w)", portOf(op.Addr.String()), err)
+	}
+	return err
+}
+
+func portOf(addr string) string {
+	if _, p, err := net.SplitHostPort(addr); err == nil {
+		return p
+	}
+	return addr
 }
