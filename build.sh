@@ -10,6 +10,7 @@ usage: ./build.sh [command]
   test    build, then run every test (go test ./...) against that plugin.wasm
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
   run     build, then run the filter locally with the reference services (see README)
+  bench   build, then print the module's own µs per request natively, under wazero and V8 (docs/performance.md)
   clean   remove build outputs
 USAGE
 }
@@ -38,6 +39,16 @@ case "${1:-build}" in
     build
     shift
     exec go run ./e2e/cmd/localstack -wasm plugin.wasm "$@"
+    ;;
+  bench)
+    build
+    out=$(mktemp)
+    trap 'rm -f "$out"' EXIT
+    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-7}" go test -count=1 -run '^TestPerfTable$' -v ./e2e >"$out" 2>&1; then
+      cat "$out" >&2
+      exit 1
+    fi
+    sed -n '/^module µs/,/^wazero linear memory/p' "$out"
     ;;
   clean) rm -f plugin.wasm ;;
   -h|--help|help) usage ;;
