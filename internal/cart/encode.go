@@ -12,16 +12,11 @@ import (
 // reflection and its re-compaction of raw values were a quarter of the
 // module's time (FuzzAppendJSONMatchesMarshal holds the two together).
 func (c *ShoppingCart) AppendJSON(b []byte) []byte {
-	b = append(b, `{"cart_id":`...)
-	b = jsonw.String(b, c.CartID)
-	b = append(b, `,"platform_id":`...)
-	b = jsonw.String(b, c.PlatformID)
-	b = append(b, `,"shop_id":`...)
-	b = jsonw.String(b, c.ShopID)
-	b = append(b, `,"display_name":`...)
-	b = jsonw.String(b, c.DisplayName)
-	b = append(b, `,"cart_status":`...)
-	b = jsonw.String(b, c.CartStatus)
+	b = jsonw.Field(b, `{"cart_id":`, c.CartID)
+	b = jsonw.Field(b, `,"platform_id":`, c.PlatformID)
+	b = jsonw.Field(b, `,"shop_id":`, c.ShopID)
+	b = jsonw.Field(b, `,"display_name":`, c.DisplayName)
+	b = jsonw.Field(b, `,"cart_status":`, c.CartStatus)
 	b = append(b, `,"line_items":`...)
 	if c.LineItems == nil {
 		b = append(b, "null"...)
@@ -44,16 +39,12 @@ func (c *ShoppingCart) AppendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"shipment_id":`...)
-			b = jsonw.String(b, s.ShipmentID)
+			b = jsonw.Field(b, `{"shipment_id":`, s.ShipmentID)
 			b = append(b, `,"line_item_ids":`...)
 			b = appendStrings(b, s.LineItemIDs)
-			b = append(b, `,"fulfillment_type":{"id":`...)
-			b = jsonw.String(b, s.FulfillmentType.ID)
-			b = append(b, `,"name":`...)
-			b = jsonw.String(b, s.FulfillmentType.Name)
-			b = append(b, `,"description":`...)
-			b = jsonw.String(b, s.FulfillmentType.Description)
+			b = jsonw.Field(b, `,"fulfillment_type":{"id":`, s.FulfillmentType.ID)
+			b = jsonw.Field(b, `,"name":`, s.FulfillmentType.Name)
+			b = jsonw.Field(b, `,"description":`, s.FulfillmentType.Description)
 			b = append(b, "}}"...)
 		}
 		b = append(b, ']')
@@ -78,31 +69,23 @@ func (c *ShoppingCart) AppendJSON(b []byte) []byte {
 	b = appendRaws(b, c.Notices)
 	b = append(b, `,"payment_method_options":`...)
 	b = AppendRaw(b, c.PaymentMethodOptions)
-	b = append(b, `,"schema_version":`...)
-	b = jsonw.String(b, c.SchemaVersion)
+	b = jsonw.Field(b, `,"schema_version":`, c.SchemaVersion)
 	return append(b, '}')
 }
 
 func (l *LineItem) appendJSON(b []byte) []byte {
-	b = append(b, `{"line_item_id":`...)
-	b = jsonw.String(b, l.LineItemID)
-	b = append(b, `,"platform_line_item_id":`...)
-	b = jsonw.String(b, l.PlatformLineItemID)
-	b = append(b, `,"sku":`...)
-	b = jsonw.String(b, l.SKU)
+	b = jsonw.Field(b, `{"line_item_id":`, l.LineItemID)
+	b = jsonw.Field(b, `,"platform_line_item_id":`, l.PlatformLineItemID)
+	b = jsonw.Field(b, `,"sku":`, l.SKU)
 	if l.BaseSKU != "" {
-		b = append(b, `,"base_sku":`...)
-		b = jsonw.String(b, l.BaseSKU)
+		b = jsonw.Field(b, `,"base_sku":`, l.BaseSKU)
 	}
 	if l.VariantID != "" {
-		b = append(b, `,"variant_id":`...)
-		b = jsonw.String(b, l.VariantID)
+		b = jsonw.Field(b, `,"variant_id":`, l.VariantID)
 	}
-	b = append(b, `,"description":`...)
-	b = jsonw.String(b, l.Description)
+	b = jsonw.Field(b, `,"description":`, l.Description)
 	if l.VariantDescription != "" {
-		b = append(b, `,"variant_description":`...)
-		b = jsonw.String(b, l.VariantDescription)
+		b = jsonw.Field(b, `,"variant_description":`, l.VariantDescription)
 	}
 	b = append(b, `,"quantity":`...)
 	b = jsonw.Int(b, l.Quantity)
@@ -115,10 +98,8 @@ func (l *LineItem) appendJSON(b []byte) []byte {
 		b = l.MSRP.appendJSON(b)
 	}
 	if l.Image != nil {
-		b = append(b, `,"image":{"url":`...)
-		b = jsonw.String(b, l.Image.URL)
-		b = append(b, `,"alt":`...)
-		b = jsonw.String(b, l.Image.Alt)
+		b = jsonw.Field(b, `,"image":{"url":`, l.Image.URL)
+		b = jsonw.Field(b, `,"alt":`, l.Image.Alt)
 		b = append(b, '}')
 	}
 	b = append(b, `,"requires_shipping":`...)
@@ -127,8 +108,7 @@ func (l *LineItem) appendJSON(b []byte) []byte {
 }
 
 func (p *Price) appendJSON(b []byte) []byte {
-	b = append(b, `{"currency":`...)
-	b = jsonw.String(b, p.Currency)
+	b = jsonw.Field(b, `{"currency":`, p.Currency)
 	b = append(b, `,"value":`...)
 	if p.Value == "" {
 		b = append(b, '0') // as json.Marshal writes an empty json.Number
@@ -137,8 +117,7 @@ func (p *Price) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"number":`...)
 	b = jsonw.Int(b, p.Number)
-	b = append(b, `,"symbol":`...)
-	b = jsonw.String(b, p.Symbol)
+	b = jsonw.Field(b, `,"symbol":`, p.Symbol)
 	return append(b, '}')
 }
 

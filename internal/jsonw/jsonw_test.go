@@ -36,6 +36,9 @@ func TestAppendsToExistingBytes(t *testing.T) {
 	if want := `{"n":-42true`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
+	if got, want := string(Field([]byte("{"), `"sku":`, "<a>")), `{"sku":"\u003ca\u003e"`; got != want {
+		t.Errorf("Field: got %s, want %s", got, want)
+	}
 }
 
 func FuzzStringMatchesEncodingJSON(f *testing.F) {
