@@ -11,6 +11,7 @@ usage: ./build.sh [command]
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
   run     build, then run the filter locally with the reference services (flags: see README)
   reset   delete the local run's session store (e2e/localstack-data/)
+  bench   build, then print the module's own µs per request natively, under wazero and V8 (docs/performance.md)
   clean   remove build outputs
 VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
 USAGE
@@ -69,6 +70,16 @@ case "$cmd" in
   reset)
     rm -rf e2e/localstack-data
     echo "removed e2e/localstack-data/ (the session store); the merchant's stock resets on every start"
+    ;;
+  bench)
+    build
+    out=$(mktemp)
+    trap 'rm -f "$out"' EXIT
+    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-9}" go test -count=1 -run '^TestPerfTable$' -v ./e2e >"$out" 2>&1; then
+      cat "$out" >&2
+      exit 1
+    fi
+    sed -n '/^module µs/,/^wazero linear memory/p' "$out"
     ;;
   clean) rm -f plugin.wasm ;;
   -h|--help|help) usage ;;

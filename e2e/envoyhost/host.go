@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ type Cluster struct {
 	// INTERNAL_FAILURE and no callback, as when Envoy's async client fails
 	// synchronously.
 	FailInline bool
+	// Handler, when set, answers the cluster's requests in process, with
+	// no socket (Addr and TLS are unused), for benchmarks.
+	Handler http.Handler
 }
 
 // Route sends matching requests to Cluster: those whose path starts with

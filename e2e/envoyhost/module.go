@@ -146,7 +146,12 @@ type hostFunc func(ctx context.Context, vm *VM, mem api.Memory, stack []uint64)
 
 func define(b wazero.HostModuleBuilder, name string, params, results []api.ValueType, fn hostFunc) {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		fn(ctx, vmFrom(ctx), mod.Memory(), stack)
+		vm := vmFrom(ctx)
+		if vm.acct != nil {
+			vm.acct.hostEnter(name)
+			defer vm.acct.hostExit()
+		}
+		fn(ctx, vm, mod.Memory(), stack)
 	}), params, results).Export(name)
 }
 

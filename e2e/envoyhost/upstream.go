@@ -86,6 +86,10 @@ func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time
 			u.cond.Broadcast()
 		})
 	}
+	if c.Handler != nil {
+		go u.runHandler(c.Handler, headers, done)
+		return u
+	}
 	go u.run(c, headers, done)
 	return u
 }

@@ -63,6 +63,7 @@ type VM struct {
 	nextTick      time.Time   // when the armed tick falls due
 	failed        error
 	closed        bool
+	acct          *moduleAcct // module-time accounting, when measured
 }
 
 // ErrVMFailed is wrapped by every error from a VM that has trapped.
@@ -189,7 +190,13 @@ func (vm *VM) callLocked(ctx context.Context, contextID uint32, name string, arg
 	vm.host.trace(vm.name, name, args)
 	// No deadline: Envoy has none, and wazero's interruptible mode
 	// (WithCloseOnContextDone) made guest code about five times slower.
+	if vm.acct != nil {
+		vm.acct.begin(name)
+	}
 	res, err := f.Call(context.WithValue(ctx, vmContextKey{}, vm), args...)
+	if vm.acct != nil {
+		vm.acct.end(name)
+	}
 	if err != nil {
 		vm.failed = fmt.Errorf("%w: %s: %s(%v): %v", ErrVMFailed, vm.name, name, args, err)
 		vm.host.log(LevelCritical, fmt.Sprintf("wasm VM %s failed in %s: %v", vm.name, name, err))
@@ -247,7 +254,13 @@ func (vm *VM) copyOut(ctx context.Context, data []byte, ptrPtr, sizePtr uint32) 
 	}
 	saved := vm.phase
 	vm.phase = phaseAlloc
+	if vm.acct != nil {
+		vm.acct.exportEnter("proxy_on_memory_allocate")
+	}
 	res, err := vm.alloc.Call(ctx, uint64(len(data)))
+	if vm.acct != nil {
+		vm.acct.exportExit("proxy_on_memory_allocate")
+	}
 	vm.phase = saved
 	if err != nil {
 		panic(fmt.Errorf("proxy_on_memory_allocate(%d): %w", len(data), err))

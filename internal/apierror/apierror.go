@@ -3,8 +3,10 @@
 package apierror
 
 import (
-	"encoding/json"
 	"fmt"
+	"sync"
+
+	"github.com/firmly/session-transfer-filter/internal/jsonw"
 )
 
 // Kind is one documented error: its HTTP status and its name.
@@ -65,13 +67,55 @@ func Cut(s string, n int) string {
 
 func (e *Error) Error() string { return e.Kind.Name + ": " + e.Description }
 
-// Body is the JSON body: {"code", "error", "description", "message"}.
+// Body is the JSON body: {"code", "error", "description", "message"},
+// byte for byte as json.Marshal wrote it. Bodies of short descriptions are
+// kept, so a refusal repeated with the same description (most are constant)
+// answers from a precomputed body; the returned slice is shared and must
+// not be modified.
 func (e *Error) Body() []byte {
-	b, _ := json.Marshal(struct {
-		Code        int    `json:"code"`
-		Error       string `json:"error"`
-		Description string `json:"description"`
-		Message     string `json:"message"`
-	}{e.Kind.Status, e.Kind.Name, e.Description, e.Description})
+	k := bodyKey{e.Kind, e.Description}
+	bodies.mu.Lock()
+	b, ok := bodies.m[k]
+	bodies.mu.Unlock()
+	if ok {
+		return b
+	}
+	b = make([]byte, 0, 64+len(e.Kind.Name)+2*len(e.Description))
+	b = append(b, `{"code":`...)
+	b = jsonw.Int(b, int64(e.Kind.Status))
+	b = append(b, `,"error":`...)
+	b = jsonw.String(b, e.Kind.Name)
+	mark := len(b)
+	b = append(b, `,"description":`...)
+	b = jsonw.String(b, e.Description)
+	desc := b[mark+len(`,"description":`):]
+	b = append(b, `,"message":`...)
+	b = append(b, desc...)
+	b = append(b, '}')
+	if len(e.Description) <= maxCachedDescription {
+		bodies.mu.Lock()
+		if len(bodies.m) < maxCachedBodies {
+			bodies.m[k] = b
+		}
+		bodies.mu.Unlock()
+	}
 	return b
 }
+
+// The cache is bounded: descriptions that carry request data (a method
+// name, a status) could otherwise grow it without end. Once full it keeps
+// what it has; later bodies are built each time, as before.
+const (
+	maxCachedBodies      = 128
+	maxCachedDescription = 160
+)
+
+type bodyKey struct {
+	kind Kind
+	desc string
+}
+
+var bodies = struct {
+	mu sync.Mutex // uncontended in the single-threaded VM; tests run in parallel
+	m  map[bodyKey][]byte
+}{m: map[bodyKey][]byte{}}

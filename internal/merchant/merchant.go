@@ -4,7 +4,6 @@
 package merchant
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/firmly/session-transfer-filter/internal/apierror"
+	"github.com/firmly/session-transfer-filter/internal/jsonw"
 	"github.com/firmly/session-transfer-filter/internal/money"
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
 )
@@ -19,22 +19,23 @@ import (
 // ExportRequestBody is {"domain", "handle" (the raw JSON as received),
 // "cookies": ["name=value", ...]} with the cookies sorted.
 func ExportRequestBody(domain, rawHandle string, cookies []sessionkey.Cookie) []byte {
-	var b strings.Builder
-	d, _ := json.Marshal(domain)
-	b.WriteString(`{"domain":`)
-	b.Write(d)
-	b.WriteString(`,"handle":`)
-	b.WriteString(rawHandle)
-	b.WriteString(`,"cookies":[`)
+	n := 48 + len(domain) + len(rawHandle)
+	for _, c := range cookies {
+		n += len(c.Name) + len(c.Value) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"domain":`...)
+	b = jsonw.String(b, domain)
+	b = append(b, `,"handle":`...)
+	b = append(b, rawHandle...)
+	b = append(b, `,"cookies":[`...)
 	for i, c := range sessionkey.Sorted(cookies) {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		s, _ := json.Marshal(c.Name + "=" + c.Value)
-		b.Write(s)
+		b = jsonw.String(b, c.Name+"="+c.Value)
 	}
-	b.WriteString("]}")
-	return []byte(b.String())
+	return append(b, "]}"...)
 }
 
 // CheckStatus maps the export answer's status to the client's error, or nil

@@ -7,7 +7,6 @@
 package transfer
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -285,16 +284,8 @@ func (t *Transfer) OnMerchantResponse(status int, body []byte, bodySize int, now
 	if berr != nil {
 		return t.fail(apierror.New(apierror.InvalidMerchantResponse, "merchant cart: %v", berr))
 	}
-	t.cartJSON, _ = json.Marshal(v2)
-	record := struct {
-		SessionKey    string          `json:"session_key"`
-		DeviceID      string          `json:"device_id"`
-		AppID         string          `json:"app_id,omitempty"`
-		Domain        string          `json:"domain"`
-		Cart          json.RawMessage `json:"cart"`
-		TransferredAt int64           `json:"transferred_at"`
-	}{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, t.cartJSON, now.Unix()}
-	body, _ = json.Marshal(record)
+	t.cartJSON = v2.AppendJSON(make([]byte, 0, 2048))
+	body = appendRecord(make([]byte, 0, len(t.cartJSON)+256), record{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, t.cartJSON, now.Unix()})
 	b := t.e.cfg.Backend
 	h := [][2]string{
 		{":method", "PUT"}, {":path", b.PathPrefix + t.key}, {":authority", b.Authority},

@@ -1,0 +1,35 @@
+package transfer
+
+import "github.com/firmly/session-transfer-filter/internal/jsonw"
+
+// record is what the session backend stores (SPEC §2.6); the JSON names are
+// those json.Marshal would use with these tags.
+type record struct {
+	SessionKey    string `json:"session_key"`
+	DeviceID      string `json:"device_id"`
+	AppID         string `json:"app_id,omitempty"`
+	Domain        string `json:"domain"`
+	Cart          []byte `json:"cart"` // compact JSON, as cart.AppendJSON writes it
+	TransferredAt int64  `json:"transferred_at"`
+}
+
+// appendRecord writes r without reflection, byte for byte what json.Marshal
+// writes with Cart as a json.RawMessage (the cart is already compact and
+// escaped, so it is copied as is).
+func appendRecord(b []byte, r record) []byte {
+	b = append(b, `{"session_key":`...)
+	b = jsonw.String(b, r.SessionKey)
+	b = append(b, `,"device_id":`...)
+	b = jsonw.String(b, r.DeviceID)
+	if r.AppID != "" {
+		b = append(b, `,"app_id":`...)
+		b = jsonw.String(b, r.AppID)
+	}
+	b = append(b, `,"domain":`...)
+	b = jsonw.String(b, r.Domain)
+	b = append(b, `,"cart":`...)
+	b = append(b, r.Cart...)
+	b = append(b, `,"transferred_at":`...)
+	b = jsonw.Int(b, r.TransferredAt)
+	return append(b, '}')
+}
