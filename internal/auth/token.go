@@ -30,8 +30,8 @@ const (
 // stay, and make the token malformed).
 func trimToken(h string) string {
 	t := strings.Trim(h, " \t")
-	if len(t) > 6 && strings.EqualFold(t[:6], "bearer") && (t[6] == ' ' || t[6] == '\t') {
-		t = strings.Trim(t[7:], " \t")
+	if len(t) >= 6 && strings.EqualFold(t[:6], "bearer") && (len(t) == 6 || t[6] == ' ' || t[6] == '\t') {
+		t = strings.Trim(t[6:], " \t")
 	}
 	return t
 }
