@@ -23,7 +23,8 @@ import (
 )
 
 // Engine holds what every transfer shares: the configuration and the token
-// verifier. It is immutable after New.
+// verifier. The configuration is immutable; the verifier keeps the VM's
+// token cache and remote keys, so an Engine belongs to one VM.
 type Engine struct {
 	cfg      *config.Config
 	verifier *auth.Verifier
@@ -43,6 +44,10 @@ func New(cfg *config.Config) (*Engine, error) {
 	}
 	return &Engine{cfg: cfg, verifier: v}, nil
 }
+
+// Verifier is the token verifier, for the remote-JWKS fetcher to hand it
+// new keys (auth.Verifier.SetRemoteKeys).
+func (e *Engine) Verifier() *auth.Verifier { return e.verifier }
 
 // Config is the engine's configuration.
 func (e *Engine) Config() *config.Config { return e.cfg }
@@ -171,10 +176,9 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	case res.Err != nil:
 		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
 	}
-	claims := res.Claims
-	s, step := e.afterAuth(h, route, claims)
+	t, step := e.afterAuth(h, route, res.Claims)
 	step.TokenCache = res.Cache
-	return s, step
+	return t, step
 }
 
 func withCache(s Step, c auth.CacheOutcome) Step {
@@ -182,6 +186,7 @@ func withCache(s Step, c auth.CacheOutcome) Step {
 	return s
 }
 
+// afterAuth runs the checks that follow authentication (SPEC §2.1's order).
 func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Claims) (*Transfer, Step) {
 	domain, derr := request.NormalizeDomain(route.RawDomain)
 	if derr != nil {
