@@ -176,6 +176,7 @@ func TestParseRemoteJWKS(t *testing.T) {
 		{"not JSON", `<html>secret-page</html>`, 0, "not valid JSON"},
 		{"keys not an array", `{"keys":{}}`, 0, `{"keys": [...]}`},
 		{"an array", `[]`, 0, `{"keys": [...]}`},
+		{"an answer over 64 KiB", `{"keys":[` + ecJWK("e", ecPriv) + `],"pad":"` + strings.Repeat("x", 64<<10) + `"}`, 0, "larger than 65536 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ks, err := ParseRemoteJWKS([]byte(c.body))

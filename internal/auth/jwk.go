@@ -133,6 +133,9 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 	return ks, nil
 }
 
+// MaxRemoteJWKSBytes bounds a usable remote JWKS answer (SPEC §2.2b).
+const MaxRemoteJWKSBytes = 64 << 10
+
 // ParseRemoteJWKS applies SPEC §2.2b's rules to a fetched answer body: a
 // JSON object with a "keys" array; keys of another kty, with use other than
 // "sig", or with an alg other than RS256/ES256 are skipped; an RSA or EC key
@@ -141,6 +144,9 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 // refuse an inline configuration; no usable key is an error. Errors never
 // echo the body.
 func ParseRemoteJWKS(body []byte) (*KeySet, error) {
+	if len(body) > MaxRemoteJWKSBytes {
+		return nil, fmt.Errorf("remote JWKS: answer larger than %d bytes", MaxRemoteJWKSBytes)
+	}
 	ks, err := parseKeys(body, true, "")
 	if err != nil {
 		return nil, fmt.Errorf("remote JWKS: %w", err)
