@@ -62,7 +62,12 @@ func (c *tokenCache) add(tok string, claims tokenClaims) {
 	for c.lru.Len() >= c.max || c.bytes+len(tok) > maxCacheBytes {
 		c.remove(c.lru.Back())
 	}
-	tok = strings.Clone(tok) // not a view into the request headers
+	// Copies, not views into the request headers or the decoded payload, so
+	// an entry holds only what the byte bound counts and its claims.
+	tok = strings.Clone(tok)
+	for _, p := range []*string{&claims.iss.s, &claims.aud, &claims.deviceID.s, &claims.appID.s} {
+		*p = strings.Clone(*p)
+	}
 	c.byTok[tok] = c.lru.PushFront(&cacheEntry{token: tok, claims: claims})
 	c.bytes += len(tok)
 }
