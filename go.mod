@@ -3,6 +3,8 @@ module github.com/firmly/session-transfer-filter
 go 1.26.0
 
 require (
+	filippo.io/bigmod v0.1.0
+	filippo.io/nistec v0.0.4
 	github.com/cristalhq/jwt/v4 v4.0.2
 	github.com/envoyproxy/go-control-plane/envoy v1.40.0
 	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0
@@ -16,8 +18,6 @@ require (
 
 require (
 	cel.dev/expr v0.25.2 // indirect
-	filippo.io/bigmod v0.1.0 // indirect
-	filippo.io/nistec v0.0.4 // indirect
 	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
 	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
