@@ -3,6 +3,8 @@ module github.com/firmly/session-transfer-filter
 go 1.26.0
 
 require (
+	filippo.io/bigmod v0.1.0
+	filippo.io/nistec v0.0.4
 	github.com/cristalhq/jwt/v4 v4.0.2
 	github.com/envoyproxy/go-control-plane/envoy v1.40.0
 	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0

@@ -22,7 +22,8 @@ import (
 )
 
 // Engine holds what every transfer shares: the configuration and the token
-// verifier. It is immutable after New.
+// verifier. The configuration is immutable; the verifier keeps the VM's
+// token cache and remote keys, so an Engine belongs to one VM.
 type Engine struct {
 	cfg      *config.Config
 	verifier *auth.Verifier
@@ -34,12 +35,18 @@ func New(cfg *config.Config) (*Engine, error) {
 		JWKS: cfg.Auth.JWKS, HS256Secret: cfg.Auth.HS256Secret,
 		Leeway: time.Duration(cfg.Auth.LeewaySeconds) * time.Second,
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, AllowedAppIDs: cfg.Auth.AllowedAppIDs,
+		MaxTokenBytes: cfg.Auth.MaxTokenBytes, CacheEntries: cfg.Auth.TokenCacheEntries,
+		RemoteJWKS: cfg.Auth.RemoteJWKS != nil,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &Engine{cfg: cfg, verifier: v}, nil
 }
+
+// Verifier is the token verifier, for the remote-JWKS fetcher to hand it
+// new keys (auth.Verifier.SetRemoteKeys).
+func (e *Engine) Verifier() *auth.Verifier { return e.verifier }
 
 // Config is the engine's configuration.
 func (e *Engine) Config() *config.Config { return e.cfg }
@@ -68,6 +75,8 @@ type Step struct {
 	// refused a request after finding it ("" otherwise; once a Transfer
 	// exists, its Domain is the merchant).
 	Merchant string
+	// TokenCache is what the verified-token cache did for this request.
+	TokenCache auth.CacheOutcome
 }
 
 // Callout is an HTTP call through Envoy.
@@ -169,15 +178,30 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	// second header slip by.
 	authz := values(h, "x-firmly-authorization")
 	switch {
-	case len(authz) == 0 || strings.TrimSpace(authz[0]) == "":
+	case len(authz) == 0 || strings.Trim(authz[0], " \t") == "":
 		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
 	case len(authz) > 1:
 		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	}
-	claims, aerr := e.verifier.Verify(authz[0], now)
-	if aerr != nil {
-		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", aerr.Reason))
+	res := e.verifier.Verify(authz[0], now)
+	switch {
+	case res.Err != nil && res.Err.Unavailable:
+		return nil, withCache(errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet")), res.Cache)
+	case res.Err != nil:
+		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
 	}
+	t, step := e.afterAuth(h, route, res.Claims)
+	step.TokenCache = res.Cache
+	return t, step
+}
+
+func withCache(s Step, c auth.CacheOutcome) Step {
+	s.TokenCache = c
+	return s
+}
+
+// afterAuth runs the checks that follow authentication (SPEC §2.1's order).
+func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Claims) (*Transfer, Step) {
 	domain, derr := request.NormalizeDomain(route.RawDomain)
 	if derr != nil {
 		return nil, errorReply(derr)
