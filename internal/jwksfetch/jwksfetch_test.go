@@ -18,8 +18,8 @@ type step struct {
 }
 
 func tick(at time.Duration, want bool) step { return step{at: at, tick: true, want: want} }
-func success(at time.Duration) step        { return step{at: at, ok: true} }
-func failure(at time.Duration) step        { return step{at: at} }
+func success(at time.Duration) step         { return step{at: at, ok: true} }
+func failure(at time.Duration) step         { return step{at: at} }
 
 func TestSchedule(t *testing.T) {
 	const s = time.Second
