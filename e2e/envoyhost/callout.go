@@ -93,17 +93,15 @@ func (vm *VM) deliverCallout(id uint32, r *rawResponse, err error) {
 	}
 	vm.callResp = resp
 	ctx := context.Background()
-	_, callErr := vm.callLocked(ctx, vm.rootID, "proxy_on_http_call_response",
+	vm.callLocked(ctx, vm.rootID, "proxy_on_http_call_response",
 		uint64(vm.rootID), uint64(id), uint64(len(resp.headers)), uint64(len(resp.body)), uint64(len(resp.trailers)))
 	vm.callResp = nil
 	vm.lastStatus, vm.lastStatusMsg = 0, ""
 	vm.runDeferredLocked(ctx)
-	if callErr != nil {
-		// The VM is gone; Envoy would fail each stream at its next event.
-		for _, s := range vm.streams {
-			s.failStream()
-		}
-	}
+	// A trap in the callback fails the VM and nothing else: the stream that
+	// waits for this answer gets none (cpp-host does not fail it) and ends
+	// at Envoy's stream timeout or when the client goes away. Streams meet
+	// the failed VM at their next event.
 }
 
 // WaitCallouts blocks until every dispatched callout has been delivered or

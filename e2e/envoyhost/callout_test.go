@@ -172,7 +172,9 @@ func TestEveryHostcallTheSDKMakesRunsUnderTheHost(t *testing.T) {
 		"register_queue=<nil>", "resolve_queue=<nil>", "enqueue=<nil>", "dequeue(item)=<nil>",
 		"get_header=<nil>", "add_header=<nil>", "replace_header=<nil>", "remove_header=<nil>",
 		"get_headers=<nil>", "set_headers=<nil>",
-		// No body exists while request headers are being processed.
+		// No body is at hand while request headers are processed: the host
+		// answers OK and empty as Envoy does, and the SDK turns the missing
+		// data into NotFound; writes are NotFound.
 		"get_body=error status returned by host: not found", "set_body=error status returned by host: not found",
 		"foreign=error status returned by host: not found", "tick=<nil>",
 		"effective_root=<nil>", "effective_stream=<nil>", "effective_unknown=error status returned by host: bad argument",

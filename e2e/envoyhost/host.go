@@ -81,6 +81,9 @@ type Config struct {
 	Properties map[string][]byte
 	// Logger, when set, receives every log line as it is written.
 	Logger func(LogEntry)
+	// Clock, when set, is the host's clock and drives tick timers
+	// (TestClock.Advance runs the ticks that fall due).
+	Clock *TestClock // nil: real time, and real per-root-context tick timers
 }
 
 // LogEntry is one line the plugin logged (proxy_log, or fd 1/2 via WASI).
@@ -148,6 +151,9 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
 		}
 		h.workers = append(h.workers, vm)
 	}
+	if cfg.Clock != nil {
+		cfg.Clock.addHost(h)
+	}
 	return h, nil
 }
 
@@ -169,6 +175,9 @@ func Start(ctx context.Context, wasm []byte, cfg Config) (*Host, error) {
 // Close stops the worker VMs. Outstanding callouts are dropped, as when
 // Envoy destroys the root context.
 func (h *Host) Close(ctx context.Context) error {
+	if h.cfg.Clock != nil {
+		h.cfg.Clock.removeHost(h)
+	}
 	for _, vm := range h.workers {
 		vm.close(ctx)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/tetratelabs/wazero"
@@ -38,14 +37,17 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 		st[0] = statusOK
 	})
 	s("proxy_get_current_time_nanoseconds", "i", func(_ context.Context, vm *VM, _ api.Memory, st []uint64) {
-		vm.writeU64(u32(st[0]), uint64(time.Now().UnixNano()))
+		vm.writeU64(u32(st[0]), uint64(vm.host.now().UnixNano()))
 		st[0] = statusOK
 	})
 	s("proxy_set_tick_period_milliseconds", "i", func(_ context.Context, vm *VM, _ api.Memory, st []uint64) {
-		vm.tickPeriodMs = u32(st[0])
+		vm.setTickPeriodLocked(u32(st[0]))
 		st[0] = statusOK
 	})
-	s("proxy_done", "", func(_ context.Context, _ *VM, _ api.Memory, st []uint64) { st[0] = statusOK })
+	// cpp-host's WasmBase::done: OK only for a root context whose
+	// proxy_on_done returned false during teardown (pending_done_). The host
+	// never tears a root context down that way, so it is always NotFound.
+	s("proxy_done", "", func(_ context.Context, _ *VM, _ api.Memory, st []uint64) { st[0] = statusNotFound })
 	s("proxy_set_effective_context", "i", func(_ context.Context, vm *VM, _ api.Memory, st []uint64) {
 		id := u32(st[0])
 		if _, ok := vm.streams[id]; !ok && id != vm.rootID {
@@ -109,7 +111,13 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 			st[0] = statusBadArgument
 			return
 		}
-		vm.writeU32(u32(st[1]), uint32(len(encodePairs(*m))))
+		// Envoy's getHeaderMapSize is HeaderMap::byteSize: the sum of
+		// every key's and value's length, not the serialised size.
+		size := 0
+		for _, kv := range *m {
+			size += len(kv[0]) + len(kv[1])
+		}
+		vm.writeU32(u32(st[1]), uint32(size))
 		st[0] = statusOK
 	})
 	s("proxy_set_header_map_pairs", "iii", func(_ context.Context, vm *VM, _ api.Memory, st []uint64) {
@@ -412,13 +420,16 @@ func (vm *VM) buffer(t uint32) ([]byte, uint32) {
 		}
 		return vm.callResp.body, statusOK
 	case bufRequestBody, bufResponseBody:
+		// Envoy's getBuffer always returns a buffer wrapper for the body
+		// types; outside a body callback (and not buffering) it wraps
+		// nothing, so reads are OK and empty.
 		s := vm.streams[vm.effective]
 		if s == nil {
-			return nil, statusNotFound
+			return nil, statusOK
 		}
 		d := s.dir(t == bufResponseBody)
 		if !d.bodyVisible {
-			return nil, statusNotFound
+			return nil, statusOK
 		}
 		return d.body, statusOK
 	}

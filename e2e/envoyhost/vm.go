@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -57,9 +58,11 @@ type VM struct {
 	callouts      map[uint32]*pendingCallout
 	nextCallout   uint32
 	tickPeriodMs  uint32
+	tickGen       uint32      // bumped to disown a timer already running
+	tickTimer     *time.Timer // real clock only
+	nextTick      time.Time   // when the armed tick falls due
 	failed        error
 	closed        bool
-	fdBuf         [3][]byte
 }
 
 // ErrVMFailed is wrapped by every error from a VM that has trapped.
@@ -130,6 +133,7 @@ func (vm *VM) closeLocked(ctx context.Context) {
 		return
 	}
 	vm.closed = true
+	vm.stopTickLocked()
 	for _, c := range vm.callouts {
 		c.cancel()
 	}
@@ -160,9 +164,7 @@ func (vm *VM) TickPeriod() uint32 {
 func (vm *VM) Tick(ctx context.Context) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	_, err := vm.callLocked(ctx, vm.rootID, "proxy_on_tick", uint64(vm.rootID))
-	vm.runDeferredLocked(ctx)
-	return err
+	return vm.tickLocked(ctx)
 }
 
 // callLocked calls an export with contextID as the effective context. A trap fails the VM for good. An export the module lacks is a
@@ -188,7 +190,6 @@ func (vm *VM) callLocked(ctx context.Context, contextID uint32, name string, arg
 	// No deadline: Envoy has none, and wazero's interruptible mode
 	// (WithCloseOnContextDone) made guest code about five times slower.
 	res, err := f.Call(context.WithValue(ctx, vmContextKey{}, vm), args...)
-	vm.flushFds()
 	if err != nil {
 		vm.failed = fmt.Errorf("%w: %s: %s(%v): %v", ErrVMFailed, vm.name, name, args, err)
 		vm.host.log(LevelCritical, fmt.Sprintf("wasm VM %s failed in %s: %v", vm.name, name, err))

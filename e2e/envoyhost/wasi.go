@@ -25,13 +25,40 @@ const (
 // maxRandomBytes is cpp-host's limit for one random_get.
 const maxRandomBytes = 64 << 10
 
+// startVMAllowed is what cpp-host's WasmBase::startVm (src/wasm.cc) lets
+// _initialize call, per era. The base list (restricted callbacks, cpp-host
+// #306) is logging, args, environ, prestat, clock and random; #427 (Envoy
+// 1.33) adds fd_fdstat_get and fd_fdstat_set_flags, which the Go runtime
+// calls while it initialises. #533 (Envoy 1.39) adds poll_oneoff and the
+// stubs it introduces. sched_yield, proc_exit, fd_close, fd_read, fd_seek and
+// path_open trap in every era; every env.proxy_* call but proxy_log too.
+var startVMAllowed = map[EnvoyVersion]map[string]bool{
+	Envoy133: setOf(startVMBase...),
+	Envoy139: setOf(append(append([]string{"poll_oneoff"}, startVMBase...), wasi139Extra...)...),
+}
+
+var startVMBase = []string{
+	"fd_write", "args_sizes_get", "args_get", "environ_sizes_get", "environ_get",
+	"fd_prestat_get", "fd_prestat_dir_name", "clock_time_get", "random_get",
+	"fd_fdstat_get", "fd_fdstat_set_flags",
+}
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
 // allowedWhileRestricted reports whether a hostcall may run in the phase.
 func allowedWhileRestricted(p phase, module, name string, envoy EnvoyVersion) bool {
 	switch p {
 	case phaseInit:
-		// startVm allows logging and what the Go runtime calls while it
-		// initialises; every other proxy_* call traps.
-		return module == "wasi_snapshot_preview1" || name == "proxy_log"
+		if module == "env" {
+			return name == "proxy_log"
+		}
+		return startVMAllowed[envoy][name]
 	case phaseAlloc:
 		switch name {
 		case "proxy_log", "fd_write", "clock_time_get":
@@ -108,9 +135,9 @@ func defineWASI(b wazero.HostModuleBuilder, envoy EnvoyVersion) {
 		var t uint64
 		switch u32(stack[0]) {
 		case 0: // realtime
-			t = uint64(time.Now().UnixNano())
+			t = uint64(vm.host.now().UnixNano())
 		case 1: // monotonic
-			t = uint64(time.Since(processStart).Nanoseconds()) + 1
+			t = vm.host.monotonicNanos()
 		default:
 			stack[0] = errnoNotsup
 			return
@@ -135,16 +162,19 @@ func defineWASI(b wazero.HostModuleBuilder, envoy EnvoyVersion) {
 			stack[0] = errnoBadf
 			return
 		}
-		total := uint32(0)
+		// cpp-host's writevImpl: one log line per fd_write, its trailing
+		// newline dropped, so a message written in pieces is many lines.
+		var line []byte
 		for i := uint32(0); i < n; i++ {
 			p, _ := mem.ReadUint32Le(iovs + 8*i)
 			l, _ := mem.ReadUint32Le(iovs + 8*i + 4)
 			b, _ := vm.read(p, l)
-			vm.fdBuf[fd] = append(vm.fdBuf[fd], b...)
-			total += l
+			line = append(line, b...)
 		}
-		vm.flushFdLines(fd)
-		vm.writeU32(nwritten, total)
+		if len(line) > 0 {
+			vm.logFd(fd, strings.TrimSuffix(string(line), "\n"))
+		}
+		vm.writeU32(nwritten, uint32(len(line)))
 		stack[0] = errnoSuccess
 	})
 	w("poll_oneoff", "iiii", func(_ context.Context, vm *VM, _ api.Memory, stack []uint64) {
@@ -201,28 +231,6 @@ func defineWASI(b wazero.HostModuleBuilder, envoy EnvoyVersion) {
 }
 
 var processStart = time.Now()
-
-// flushFdLines logs every complete line written to fd 1 (info) or 2 (error).
-func (vm *VM) flushFdLines(fd uint32) {
-	for {
-		i := strings.IndexByte(string(vm.fdBuf[fd]), '\n')
-		if i < 0 {
-			return
-		}
-		vm.logFd(fd, string(vm.fdBuf[fd][:i]))
-		vm.fdBuf[fd] = vm.fdBuf[fd][i+1:]
-	}
-}
-
-// flushFds logs what is left without a newline once a VM call returns.
-func (vm *VM) flushFds() {
-	for fd := uint32(1); fd <= 2; fd++ {
-		if len(vm.fdBuf[fd]) > 0 {
-			vm.logFd(fd, string(vm.fdBuf[fd]))
-			vm.fdBuf[fd] = nil
-		}
-	}
-}
 
 func (vm *VM) logFd(fd uint32, line string) {
 	level := LevelInfo

@@ -26,12 +26,13 @@ var (
 	InvalidMerchantResponse = Kind{502, "ErrorInvalidMerchantResponse"}
 	StoreUnavailable        = Kind{503, "ErrorStoreUnavailable"}
 	SessionStoreUnavailable = Kind{503, "ErrorSessionStoreUnavailable"}
+	AuthUnavailable         = Kind{503, "ErrorAuthUnavailable"}
 )
 
 // All lists the catalogue, for documentation and tests.
 var All = []Kind{
 	InvalidInputBody, MissingAuthHeader, MethodNotAllowed, PayloadTooLarge, CannotTransferSession,
-	NoLineItem, NotEnoughStock, Internal, InvalidMerchantResponse, StoreUnavailable, SessionStoreUnavailable,
+	NoLineItem, NotEnoughStock, Internal, InvalidMerchantResponse, StoreUnavailable, SessionStoreUnavailable, AuthUnavailable,
 }
 
 // Error is an answer to the client. Description must never carry a token,

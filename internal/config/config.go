@@ -37,6 +37,22 @@ type Auth struct {
 	Issuer        string
 	Audience      string
 	AllowedAppIDs []string
+	// MaxTokenBytes bounds the token, checked before any decoding.
+	MaxTokenBytes int
+	// TokenCacheEntries bounds the verified-token cache; 0 disables it.
+	TokenCacheEntries int
+	// RemoteJWKS is auth.remote_jwks; nil when not configured.
+	RemoteJWKS *RemoteJWKS
+}
+
+// RemoteJWKS is where the device-token keys are fetched from (SPEC §2.2b).
+type RemoteJWKS struct {
+	Cluster        string
+	Authority      string
+	Path           string
+	TimeoutMs      uint32
+	RefreshSeconds int
+	RetrySeconds   int
 }
 
 // Limits are the size limits.
@@ -117,6 +133,7 @@ func Parse(data []byte, getenv Getenv) (*Config, error) {
 	p.limits(root.Get("limits"), c)
 	p.merchants(root.Get("merchants"), c)
 	p.backend(root.Get("backend"), c)
+	p.needKey(c)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -240,7 +257,10 @@ func (p *parser) secret(obj gjson.Result, prefix, name string) []byte {
 func (p *parser) auth(v gjson.Result, c *Config) {
 	c.Auth.LeewaySeconds = 30
 	c.Auth.JWKS = []byte(`{"keys":[]}`)
-	if !p.object(v, "auth", []string{"jwks", "hs256_secret", "hs256_secret_env", "leeway_seconds", "issuer", "audience", "allowed_app_ids"}) {
+	c.Auth.MaxTokenBytes = 8192
+	c.Auth.TokenCacheEntries = 1024
+	if !p.object(v, "auth", []string{"jwks", "hs256_secret", "hs256_secret_env", "leeway_seconds", "issuer", "audience", "allowed_app_ids",
+		"max_token_bytes", "token_cache_entries", "remote_jwks"}) {
 		return
 	}
 	if jwks := v.Get("jwks"); jwks.Exists() {
@@ -267,6 +287,32 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 			}
 			c.Auth.AllowedAppIDs = append(c.Auth.AllowedAppIDs, id.Str)
 		}
+	}
+	c.Auth.MaxTokenBytes = int(p.integer(v.Get("max_token_bytes"), "auth.max_token_bytes", 8192, 1024, 65536))
+	c.Auth.TokenCacheEntries = int(p.integer(v.Get("token_cache_entries"), "auth.token_cache_entries", 1024, 0, 65536))
+	if rj := v.Get("remote_jwks"); p.object(rj, "auth.remote_jwks", []string{"cluster", "authority", "path", "timeout_ms", "refresh_seconds", "retry_seconds"}) {
+		r := &RemoteJWKS{}
+		r.Cluster = p.str(rj.Get("cluster"), "auth.remote_jwks.cluster", "")
+		if r.Cluster == "" {
+			p.fail("auth.remote_jwks.cluster", "required")
+		}
+		r.Authority = p.str(rj.Get("authority"), "auth.remote_jwks.authority", r.Cluster)
+		if !rj.Get("path").Exists() {
+			p.fail("auth.remote_jwks.path", "required")
+		}
+		r.Path = p.path(rj.Get("path"), "auth.remote_jwks.path", "")
+		r.TimeoutMs = uint32(p.integer(rj.Get("timeout_ms"), "auth.remote_jwks.timeout_ms", 2000, 1, maxTimeoutMs))
+		r.RefreshSeconds = int(p.integer(rj.Get("refresh_seconds"), "auth.remote_jwks.refresh_seconds", 600, 30, 86400))
+		r.RetrySeconds = int(p.integer(rj.Get("retry_seconds"), "auth.remote_jwks.retry_seconds", 5, 1, 3600))
+		c.Auth.RemoteJWKS = r
+	}
+}
+
+// needKey refuses a configuration that could never verify a token; last,
+// so an error in a key the operator did write is named first.
+func (p *parser) needKey(c *Config) {
+	if c.Auth.RemoteJWKS == nil && c.Auth.HS256Secret == nil && !gjson.GetBytes(c.Auth.JWKS, "keys.0").Exists() {
+		p.fail("auth.jwks", "no verification key: give auth.jwks keys, auth.remote_jwks or auth.hs256_secret")
 	}
 }
 

@@ -30,7 +30,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestMerchant(t *testing.T) {
-	c, err := Parse([]byte(`{"session_key":{"secret":"`+secret+`"},"backend":{"cluster":"b","authority":"sessions.internal"},
+	c, err := Parse([]byte(`{"session_key":{"secret":"`+secret+`"},"backend":{"cluster":"b","authority":"sessions.internal"},"auth":{"hs256_secret":"hs-0123456789abcdef0123456789abcdef"},
 	  "merchants":{"staging.luma.gift":{"cluster":"merchant_luma","headers":{"X-Api-Key":"k","a":"b"},"payment_method_options":[{"type":"CreditCard"}]},
 	  "shop.test":{"cluster":"m2","authority":"api.shop.test","export_path":"/x","timeout_ms":500,"display_name":"Shop","platform_id":"shopify"}}}`), nil)
 	if err != nil {
@@ -46,6 +46,41 @@ func TestMerchant(t *testing.T) {
 	if m.Authority != "api.shop.test" || m.ExportPath != "/x" || m.TimeoutMs != 500 || m.DisplayName != "Shop" || m.PlatformID != "shopify" || m.PaymentMethodOptions != "[]" {
 		t.Errorf("shop: %+v", m)
 	}
+}
+
+func TestAuthKeys(t *testing.T) {
+	base := `{"session_key":{"secret":"` + secret + `"},"backend":{"cluster":"b"},"auth":`
+	t.Run("the new auth keys have their defaults", func(t *testing.T) {
+		c, err := Parse([]byte(minimal), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Auth.MaxTokenBytes != 8192 || c.Auth.TokenCacheEntries != 1024 || c.Auth.RemoteJWKS != nil {
+			t.Errorf("got max_token_bytes %d, token_cache_entries %d, remote_jwks %+v; want 8192, 1024, nil",
+				c.Auth.MaxTokenBytes, c.Auth.TokenCacheEntries, c.Auth.RemoteJWKS)
+		}
+	})
+	t.Run("remote_jwks alone is enough to start, with its defaults", func(t *testing.T) {
+		c, err := Parse([]byte(base+`{"remote_jwks":{"cluster":"jwks","path":"/.well-known/jwks.json"}}}`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := RemoteJWKS{Cluster: "jwks", Authority: "jwks", Path: "/.well-known/jwks.json", TimeoutMs: 2000, RefreshSeconds: 600, RetrySeconds: 5}
+		if c.Auth.RemoteJWKS == nil || *c.Auth.RemoteJWKS != want {
+			t.Errorf("got %+v, want %+v", c.Auth.RemoteJWKS, want)
+		}
+	})
+	t.Run("every remote_jwks key and the limits are read", func(t *testing.T) {
+		c, err := Parse([]byte(base+`{"max_token_bytes":1024,"token_cache_entries":0,"jwks":{"keys":[]},
+		  "remote_jwks":{"cluster":"jwks","authority":"keys.internal","path":"/k","timeout_ms":60000,"refresh_seconds":86400,"retry_seconds":3600}}}`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := RemoteJWKS{Cluster: "jwks", Authority: "keys.internal", Path: "/k", TimeoutMs: 60000, RefreshSeconds: 86400, RetrySeconds: 3600}
+		if *c.Auth.RemoteJWKS != want || c.Auth.MaxTokenBytes != 1024 || c.Auth.TokenCacheEntries != 0 {
+			t.Errorf("got %+v, max %d, cache %d; want %+v, 1024, 0", c.Auth.RemoteJWKS, c.Auth.MaxTokenBytes, c.Auth.TokenCacheEntries, want)
+		}
+	})
 }
 
 func TestSecretsFromEnvironment(t *testing.T) {
@@ -93,6 +128,25 @@ func TestRefusals(t *testing.T) {
 		{"limit too small", `{` + sk + `,` + be + `,"limits":{"max_body_bytes":10}}`, "limits.max_body_bytes"},
 		{"pause_on_headers not bool", `{` + sk + `,` + be + `,"stream":{"pause_on_headers":"yes"}}`, "stream.pause_on_headers"},
 		{"handle min length zero", `{` + sk + `,` + be + `,"handle":{"min_length":0}}`, "handle.min_length"},
+		{"no verification key at all", `{` + sk + `,` + be + `}`, "auth.jwks"},
+		{"an empty JWKS and nothing else", `{` + sk + `,` + be + `,"auth":{"jwks":{"keys":[]}}}`, "auth.jwks"},
+		{"max token bytes too small", `{` + sk + `,` + be + `,"auth":{"max_token_bytes":1023}}`, "auth.max_token_bytes"},
+		{"max token bytes too large", `{` + sk + `,` + be + `,"auth":{"max_token_bytes":65537}}`, "auth.max_token_bytes"},
+		{"max token bytes not an integer", `{` + sk + `,` + be + `,"auth":{"max_token_bytes":"8k"}}`, "auth.max_token_bytes"},
+		{"cache entries negative", `{` + sk + `,` + be + `,"auth":{"token_cache_entries":-1}}`, "auth.token_cache_entries"},
+		{"cache entries too many", `{` + sk + `,` + be + `,"auth":{"token_cache_entries":65537}}`, "auth.token_cache_entries"},
+		{"remote jwks not an object", `{` + sk + `,` + be + `,"auth":{"remote_jwks":"http://x"}}`, "auth.remote_jwks"},
+		{"remote jwks without cluster", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"path":"/jwks"}}}`, "auth.remote_jwks.cluster"},
+		{"remote jwks without path", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks"}}}`, "auth.remote_jwks.path"},
+		{"remote jwks relative path", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"jwks"}}}`, "auth.remote_jwks.path"},
+		{"remote jwks unknown key", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh":60}}}`, "auth.remote_jwks.refresh"},
+		{"remote jwks timeout zero", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","timeout_ms":0}}}`, "auth.remote_jwks.timeout_ms"},
+		{"remote jwks timeout too long", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","timeout_ms":60001}}}`, "auth.remote_jwks.timeout_ms"},
+		{"remote jwks refresh too often", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh_seconds":29}}}`, "auth.remote_jwks.refresh_seconds"},
+		{"remote jwks refresh too rare", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh_seconds":86401}}}`, "auth.remote_jwks.refresh_seconds"},
+		{"remote jwks retry zero", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","retry_seconds":0}}}`, "auth.remote_jwks.retry_seconds"},
+		{"remote jwks retry too rare", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","retry_seconds":3601}}}`, "auth.remote_jwks.retry_seconds"},
+		{"remote jwks cluster not a string", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":1,"path":"/j"}}}`, "auth.remote_jwks.cluster"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse([]byte(c.config), env(map[string]string{}))

@@ -35,6 +35,8 @@ func New(cfg *config.Config) (*Engine, error) {
 		JWKS: cfg.Auth.JWKS, HS256Secret: cfg.Auth.HS256Secret,
 		Leeway: time.Duration(cfg.Auth.LeewaySeconds) * time.Second,
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, AllowedAppIDs: cfg.Auth.AllowedAppIDs,
+		MaxTokenBytes: cfg.Auth.MaxTokenBytes, CacheEntries: cfg.Auth.TokenCacheEntries,
+		RemoteJWKS: cfg.Auth.RemoteJWKS != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -65,6 +67,8 @@ type Step struct {
 	Kind    StepKind
 	Callout *Callout
 	Reply   *Response
+	// TokenCache is what the verified-token cache did for this request.
+	TokenCache auth.CacheOutcome
 }
 
 // Callout is an HTTP call through Envoy.
@@ -155,15 +159,30 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	// second header slip by.
 	authz := values(h, "x-firmly-authorization")
 	switch {
-	case len(authz) == 0 || strings.TrimSpace(authz[0]) == "":
+	case len(authz) == 0 || strings.Trim(authz[0], " \t") == "":
 		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
 	case len(authz) > 1:
 		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	}
-	claims, aerr := e.verifier.Verify(authz[0], now)
-	if aerr != nil {
-		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", aerr.Reason))
+	res := e.verifier.Verify(authz[0], now)
+	switch {
+	case res.Err != nil && res.Err.Unavailable:
+		return nil, withCache(errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet")), res.Cache)
+	case res.Err != nil:
+		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
 	}
+	claims := res.Claims
+	s, step := e.afterAuth(h, route, claims)
+	step.TokenCache = res.Cache
+	return s, step
+}
+
+func withCache(s Step, c auth.CacheOutcome) Step {
+	s.TokenCache = c
+	return s
+}
+
+func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Claims) (*Transfer, Step) {
 	domain, derr := request.NormalizeDomain(route.RawDomain)
 	if derr != nil {
 		return nil, errorReply(derr)

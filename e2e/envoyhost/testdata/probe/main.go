@@ -21,14 +21,23 @@ import (
 
 func main() {}
 
+var tickOnce bool
+
 func init() {
 	// Environment variables are readable during _initialize.
 	if os.Getenv("PROBE_INIT_HOSTCALL") == "1" {
 		// Not allowed while Envoy runs _initialize: traps the module load.
 		proxywasm.GetProperty([]string{"plugin_name"})
 	}
+	// PROBE_INIT_WASI names a WASI call to make from _initialize, where
+	// cpp-host allows only a fixed list.
+	callWASI(os.Getenv("PROBE_INIT_WASI"))
+	started = time.Now()
 	proxywasm.SetVMContext(&vm{})
 }
+
+// started is when _initialize ran, for the monotonic clock.
+var started time.Time
 
 type vm struct{ types.DefaultVMContext }
 
@@ -42,6 +51,7 @@ type plugin struct {
 
 func (p *plugin) OnPluginStart(size int) types.OnPluginStartStatus {
 	cfg, err := proxywasm.GetPluginConfiguration()
+	tickOnce = string(cfg) == "tick-once"
 	if err != nil && size > 0 {
 		proxywasm.LogCriticalf("probe: read configuration: %v", err)
 		return types.OnPluginStartStatusFailed
@@ -53,13 +63,19 @@ func (p *plugin) OnPluginStart(size int) types.OnPluginStartStatus {
 		return types.OnPluginStartStatusFailed
 	case "tick":
 		proxywasm.SetTickPeriodMilliSeconds(250)
+	case "tick-once":
+		// The first tick disables the timer.
+		proxywasm.SetTickPeriodMilliSeconds(100)
 	}
 	return types.OnPluginStartStatusOK
 }
 
 func (p *plugin) OnTick() {
 	p.ticks++
-	proxywasm.LogInfof("probe: tick %d", p.ticks)
+	proxywasm.LogInfof("probe: tick %d at %s", p.ticks, time.Now().UTC().Format(time.RFC3339Nano))
+	if p.ticks == 1 && tickOnce {
+		proxywasm.SetTickPeriodMilliSeconds(0)
+	}
 }
 
 func (p *plugin) NewHttpContext(id uint32) types.HttpContext {
@@ -166,6 +182,40 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		return types.ActionPause
 	case "hostcalls":
 		s.respond(200, everyHostcall(s.root, s.id))
+		return types.ActionPause
+	case "header-map-size":
+		var size uint32
+		status := rawHeaderMapSize(0, &size)
+		hs, _ := proxywasm.GetHttpRequestHeaders()
+		sum := 0
+		for _, kv := range hs {
+			sum += len(kv[0]) + len(kv[1])
+		}
+		s.respond(200, fmt.Sprintf("status=%d size=%d sum=%d", status, size, sum))
+		return types.ActionPause
+	case "proxy-done":
+		s.respond(200, fmt.Sprintf("status=%d", rawProxyDone()))
+		return types.ActionPause
+	case "body-in-headers":
+		status, size := rawBodySize()
+		s.respond(200, fmt.Sprintf("status=%d size=%d", status, size))
+		return types.ActionPause
+	case "callout-panic":
+		s.callout(func(string) { panic("probe: boom in the callout callback") })
+		return types.ActionPause
+	case "print-pieces":
+		os.Stderr.Write([]byte("piece one, "))
+		os.Stderr.Write([]byte("piece two\n"))
+		os.Stdout.Write([]byte("line a\nline b\n"))
+		s.respond(200, "printed")
+		return types.ActionPause
+	case "now":
+		s.respond(200, fmt.Sprintf("now=%s since-start=%s", time.Now().UTC().Format(time.RFC3339Nano), time.Since(started)))
+		return types.ActionPause
+	case "set-tick":
+		ms, _ := strconv.Atoi(header("x-probe-tick"))
+		err := proxywasm.SetTickPeriodMilliSeconds(uint32(ms))
+		s.respond(200, fmt.Sprintf("tick period %d: %v", ms, err))
 		return types.ActionPause
 	}
 	return types.ActionContinue
