@@ -25,6 +25,7 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	id     uint32
 	engine *transfer.Engine
+	jwks   *jwksFetcher // nil without auth.remote_jwks
 }
 
 // OnPluginStart implements types.PluginContext. An invalid configuration
@@ -49,6 +50,10 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	}
 	engine, err := transfer.New(cfg)
 	if err != nil {
+		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	if err := p.startJWKS(cfg.Auth.RemoteJWKS, engine.Verifier()); err != nil {
 		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}

@@ -47,6 +47,9 @@ func New(cfg *config.Config) (*Engine, error) {
 // Config is the engine's configuration.
 func (e *Engine) Config() *config.Config { return e.cfg }
 
+// Verifier is the device-token verifier; the plugin feeds it remote keys.
+func (e *Engine) Verifier() *auth.Verifier { return e.verifier }
+
 // StepKind says what the plugin must do next.
 type StepKind int
 

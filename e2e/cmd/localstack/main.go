@@ -49,21 +49,27 @@ func main() {
 		log.Fatal(err)
 	}
 	defer st.Close()
+	// Start has waited until every worker loaded the issuer's JWKS, so this
+	// token works as soon as it is printed.
 	token, err := localstack.DevToken(root, "dev-device-1", time.Hour)
 	if err != nil {
 		log.Fatal(err)
+	}
+	issuer := ""
+	if st.Issuer != nil {
+		issuer = fmt.Sprintf("  device-token issuer      %s   (JWKS at /.well-known/jwks.json; POST /_admin/rotate, POST /_admin/tokens)\n", st.IssuerURL)
 	}
 	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
   proxy (Envoy listener)   %s
   reference merchant       %s   (admin API under /_admin/)
   reference session store  %s   (GET /v1/sessions/{key})
-
+%s
 A transfer that succeeds (token valid for one hour, signed with the development key in e2e/dev):
 
 %s
 
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.MerchantURL, st.BackendURL, st.Curl(token))
+`, version, st.ProxyURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
