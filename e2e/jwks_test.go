@@ -77,6 +77,7 @@ type jwksOpts struct {
 	pauseOnHeaders bool
 	failInline     bool
 	jwksTLS        bool
+	inlineKey      string // a JWK for auth.jwks, besides the remote keys
 }
 
 // jwksStack is the plugin with auth.remote_jwks only (no inline key, no
@@ -92,14 +93,18 @@ func remoteConfig(o jwksOpts) string {
 	if o.pauseOnHeaders {
 		stream = `"stream": {"pause_on_headers": true},`
 	}
+	inline := ""
+	if o.inlineKey != "" {
+		inline = `"jwks": {"keys": [` + o.inlineKey + `]},`
+	}
 	return fmt.Sprintf(`{
-  "auth": {"remote_jwks": {"cluster": "jwks", "authority": "issuer.test", "path": %q, "timeout_ms": %d,
+  "auth": {%s "remote_jwks": {"cluster": "jwks", "authority": "issuer.test", "path": %q, "timeout_ms": %d,
                            "refresh_seconds": %d, "retry_seconds": %d},
            "allowed_app_ids": ["app-1"]},
   "session_key": {"secret": %q}, %s
   "merchants": {%q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento"}},
   "backend": {"cluster": "session_backend", "authority": "sessions.internal"}
-}`, jwksPath, o.timeoutMs, o.refresh, o.retry, testSecret, stream, testDomain)
+}`, inline, jwksPath, o.timeoutMs, o.refresh, o.retry, testSecret, stream, testDomain)
 }
 
 func newJWKSStack(t *testing.T, o jwksOpts) *jwksStack {
@@ -263,6 +268,9 @@ func TestJWKSRefreshPicksUpARotationAndEmptiesTheCache(t *testing.T) {
 	oldTok, newTok := old.token(t), next.token(t)
 	cartOf(t, js.transfer(t, oldTok))
 	cartOf(t, js.transfer(t, oldTok)) // now from the verified-token cache
+	if hits, defined := js.host.Metric("session_transfer.token_cache_hits"); defined && hits == 0 {
+		t.Error("the repeated token was not served from the verified-token cache")
+	}
 	wantStatus(t, js.transfer(t, newTok), 401, "MissingAuthHeader")
 
 	js.jwks.answer(200, keySet(next)) // the issuer rotates: k-old is gone
@@ -540,4 +548,35 @@ func TestLocalStackKeyRotation(t *testing.T) {
 			t.Fatalf("token of the removed key: got %d %+v, want 401 MissingAuthHeader", r.status, r.err)
 		}
 	}
+}
+
+func TestJWKSAnswerOfExactly64KiBIsUsable(t *testing.T) {
+	js := newJWKSStack(t, jwksOpts{})
+	good := newECSigner(t, "k-good")
+	set := keySet(good)
+	pad := 64<<10 - len(set) - len(`,"pad":""`)
+	js.jwks.answer(200, set[:len(set)-1]+`,"pad":"`+strings.Repeat("x", pad)+`"}`)
+	js.advance(t, 1)
+	if s := js.metric("jwks_fetch_success"); s != 1 {
+		t.Fatalf("jwks_fetch_success %d for a 65536-byte answer, want 1; logs:\n%s", s, js.host.LogText())
+	}
+	cartOf(t, js.transfer(t, good.token(t)))
+}
+
+func TestJWKSInlineKeysAreAcceptedBeforeAndBesideRemoteKeys(t *testing.T) {
+	inline, remote := newECSigner(t, "k-inline"), newECSigner(t, "k-remote")
+	js := newJWKSStack(t, jwksOpts{inlineKey: inline.jwk()})
+	// An inline key works before the first fetch. A token no inline key
+	// can check may be of a remote key that has not arrived: 503, not 401.
+	cartOf(t, js.transfer(t, inline.token(t)))
+	wantStatus(t, js.transfer(t, remote.token(t)), 503, "ErrorAuthUnavailable")
+	js.jwks.answer(200, keySet(remote))
+	js.advance(t, 1)
+	cartOf(t, js.transfer(t, remote.token(t)))
+	cartOf(t, js.transfer(t, inline.token(t)))
+	// A rotation away from every remote key never removes the inline one.
+	js.jwks.answer(200, keySet(newECSigner(t, "k-other")))
+	js.advance(t, 30)
+	cartOf(t, js.transfer(t, inline.token(t)))
+	wantStatus(t, js.transfer(t, remote.token(t)), 401, "MissingAuthHeader")
 }
