@@ -351,7 +351,8 @@ func (s *Stack) Close() {
 }
 
 // DevToken signs a device token with the development key in
-// e2e/dev/device-token-key.jwk, whose public half is envoy.yaml's JWKS.
+// e2e/dev/device-token-key.jwk (kid dev-1), the key the reference issuer
+// serves until it is rotated.
 func DevToken(repoRoot, deviceID string, ttl time.Duration) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "e2e", "dev", "device-token-key.jwk"))
 	if err != nil {
