@@ -120,4 +120,3 @@ func TestPluginWithoutRemoteJWKSSetsNoTick(t *testing.T) {
 		t.Errorf("%d fetches without remote_jwks", n)
 	}
 }
-
