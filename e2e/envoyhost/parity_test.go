@@ -21,7 +21,7 @@ import (
 // path_open in the list; #533 (Envoy 1.39) adds poll_oneoff only of these.
 func TestInitializeMayMakeOnlyTheStartVMAllowListOfWASICalls(t *testing.T) {
 	for _, c := range []struct {
-		call           string
+		call             string
 		trap133, trap139 bool
 	}{
 		{"sched_yield", true, true},

@@ -155,6 +155,9 @@ func (v *Verifier) verifySignature(t *token) *Error {
 		if v.hs256 == nil {
 			return refuse("algorithm %s is not allowed", algName(t.alg))
 		}
+		if len(t.sig) == 0 {
+			return refuse("token signature is empty")
+		}
 		// The HMAC secret only; kid is ignored, so no JWKS key (whose
 		// public material an attacker knows) can ever serve as a secret.
 		if !v.hs256.verify([]byte(t.signingInput), t.sig) {
@@ -164,6 +167,9 @@ func (v *Verifier) verifySignature(t *token) *Error {
 	case "RS256", "ES256":
 	default:
 		return refuse("algorithm %s is not allowed", algName(t.alg))
+	}
+	if len(t.sig) == 0 {
+		return refuse("token signature is empty")
 	}
 	if t.alg == "ES256" && len(t.sig) != 64 {
 		return refuse("invalid token signature: ES256 wants 64 bytes r||s, got %d", len(t.sig))

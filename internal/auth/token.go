@@ -30,8 +30,8 @@ const (
 // stay, and make the token malformed).
 func trimToken(h string) string {
 	t := strings.Trim(h, " \t")
-	if len(t) > 6 && strings.EqualFold(t[:6], "bearer") && (t[6] == ' ' || t[6] == '\t') {
-		t = strings.Trim(t[7:], " \t")
+	if len(t) >= 6 && strings.EqualFold(t[:6], "bearer") && (len(t) == 6 || t[6] == ' ' || t[6] == '\t') {
+		t = strings.Trim(t[6:], " \t")
 	}
 	return t
 }
@@ -227,13 +227,10 @@ func parseToken(t string) (*token, *Error) {
 		return nil, err
 	}
 	sig, ok := decodeSegment(ss)
-	switch {
-	case !ok:
+	if !ok {
 		return nil, refuse("malformed token: signature is not canonical unpadded base64url")
-	case len(sig) == 0:
-		return nil, refuse("token signature is empty")
 	}
-	tok.sig = sig
+	tok.sig = sig // may be empty: refused once alg is known to be allowed
 	return tok, nil
 }
 

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Token verification inside the module, per algorithm, against the module
+// under test and, in the same run, the modules AUTH_BASELINE_WASM lists
+// (name=path,name=path; built from another commit or with other tags). The request is a valid token for a merchant that is not
+// configured: 422 right after auth, so no callouts. "no-token" is the same
+// request refused before verification: subtract it to get the cost of the
+// verification alone.
+//
+// fresh: every request carries a token never seen before (a pool larger
+// than the cache, cycled, so an LRU cache always misses): the full parse
+// and signature check. same: one token over and over: a cache hit in a
+// module with a cache.
+//
+//	go test ./e2e -run X -bench AuthVerifyInModule -benchtime 300x
+func BenchmarkAuthVerifyInModule(b *testing.B) {
+	type module struct {
+		name string
+		st   *stack
+	}
+	modules := []module{{"current", newStack(b, stackOpts{})}}
+	if list := os.Getenv("AUTH_BASELINE_WASM"); list != "" {
+		for _, item := range strings.Split(list, ",") {
+			name, path, ok := strings.Cut(item, "=")
+			if !ok {
+				name, path = "baseline", item
+			}
+			w, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			modules = append(modules, module{name, newStack(b, stackOpts{wasm: w})})
+		}
+	}
+	run := func(b *testing.B, st *stack, tokens []string, want int) {
+		r := st.req(b, objectBody)
+		r.Path = "/api/v2/domains/unknown.shop/session/transfer"
+		i := 0
+		for b.Loop() {
+			if tokens == nil {
+				r.Headers = r.Headers[:1]
+			} else {
+				r.Headers[1] = [2]string{"x-firmly-authorization", tokens[i%len(tokens)]}
+				i++
+			}
+			if resp := st.do(b, r); resp.Status != want {
+				b.Fatalf("status %d %s", resp.Status, resp.Body)
+			}
+		}
+	}
+	// Case by case, module after module, so a noisy neighbour hits both.
+	cases := []struct {
+		name   string
+		tokens func(*testing.B) []string
+		want   int
+	}{
+		{"no-token", func(*testing.B) []string { return nil }, 401},
+		{"RS256/fresh", func(b *testing.B) []string { return tokenPool(b, "RS256", "rsa-1") }, 422},
+		{"ES256/fresh", func(b *testing.B) []string { return tokenPool(b, "ES256", "ec-1") }, 422},
+		{"HS256/fresh", func(b *testing.B) []string { return tokenPool(b, "HS256", "") }, 422},
+		{"RS256/same", func(b *testing.B) []string { return tokenPool(b, "RS256", "rsa-1")[:1] }, 422},
+	}
+	for _, c := range cases {
+		for _, m := range modules {
+			b.Run(c.name+"/"+m.name, func(b *testing.B) { run(b, m.st, c.tokens(b), c.want) })
+		}
+	}
+}
+
+// tokenPool is more distinct tokens than the default cache holds (1024).
+var (
+	poolMu sync.Mutex
+	pools  = map[string][]string{}
+)
+
+func tokenPool(b *testing.B, alg, kid string) []string {
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	if p, ok := pools[alg]; ok {
+		return p
+	}
+	p := make([]string, 1100)
+	for i := range p {
+		c := deviceClaims()
+		c["jti"] = fmt.Sprintf("bench-%d", i)
+		p[i] = token(b, alg, kid, c)
+	}
+	pools[alg] = p
+	return p
+}
