@@ -1,6 +1,7 @@
 // Command localstack runs the filter locally, without Docker: the reference
-// merchant and session backend, an API stand-in and plugin.wasm in the
-// Envoy-faithful host, all configured from envoy.yaml. It prints a curl for a
+// merchant, session backend and device-token issuer, an API stand-in and
+// plugin.wasm in the Envoy-faithful host, all configured from envoy.yaml.
+// Once every worker has loaded the issuer's keys it prints a curl for a
 // transfer that succeeds. Usually started with ./build.sh run.
 package main
 
