@@ -162,6 +162,10 @@ func TestDockerComposeAgreesWithEnvoyYAML(t *testing.T) {
 			if role != "merchant" || flagValue(svc.Command, "-export-path") != pc.Merchants["staging.luma.gift"].ExportPath {
 				t.Errorf("merchant cluster %s runs %v", name, svc.Command)
 			}
+		case pc.Auth.RemoteJWKS != nil && name == pc.Auth.RemoteJWKS.Cluster:
+			if role != "issuer" || flagValue(svc.Command, "-signing-key") != "/certs/device-token-key.jwk" {
+				t.Errorf("JWKS cluster %s runs %v", name, svc.Command)
+			}
 		}
 		if len(svc.Healthcheck.Test) == 0 {
 			t.Errorf("service %s has no health check for --wait", cl.Address.Address)

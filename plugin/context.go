@@ -32,6 +32,7 @@ type pluginContext struct {
 	id     uint32
 	engine *transfer.Engine
 	stats  *vmMetrics
+	jwks   *jwksFetcher // nil without auth.remote_jwks
 }
 
 // OnPluginStart implements types.PluginContext. An invalid configuration
@@ -56,6 +57,10 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	}
 	engine, err := transfer.New(cfg)
 	if err != nil {
+		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	if err := p.startJWKS(cfg.Auth.RemoteJWKS, engine.Verifier()); err != nil {
 		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}

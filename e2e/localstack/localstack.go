@@ -1,5 +1,6 @@
 // Package localstack runs the whole stack on this machine without Docker:
-// the reference merchant and session backend, an API stand-in, and the
+// the reference merchant, session backend and device-token issuer (the
+// remote JWKS), an API stand-in, and the
 // Envoy-faithful host serving plugin.wasm as an HTTP proxy. Every setting
 // comes from envoy.yaml (listener port, the wasm filter's configuration and
 // environment, routes, cluster ports and TLS); only two things are mapped,
@@ -32,6 +33,7 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/envoyconfig"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/e2e/refbackend"
+	"github.com/firmly/session-transfer-filter/e2e/refissuer"
 	"github.com/firmly/session-transfer-filter/e2e/refmerchant"
 	"github.com/firmly/session-transfer-filter/internal/config"
 )
@@ -53,6 +55,9 @@ type Options struct {
 	Logger func(envoyhost.LogEntry)
 	// AccessLog receives envoy.yaml's access log (Envoy writes it to stdout).
 	AccessLog io.Writer
+	// Clock, when set, is the host's test clock: ticks run only when it is
+	// advanced (Start advances it until the remote keys are loaded).
+	Clock *envoyhost.TestClock
 }
 
 // Stack is a running local stack.
@@ -62,10 +67,12 @@ type Stack struct {
 	Host        *envoyhost.Host
 	Merchant    *refmerchant.Merchant
 	Backend     *refbackend.Backend
-	ProxyURL    string // http://127.0.0.1:<listener port>
-	AdminURL    string // http://127.0.0.1:<admin port>: /ready, /stats, /stats/prometheus
-	MerchantURL string // https:// of the reference merchant
-	BackendURL  string // https:// of the reference backend
+	Issuer      *refissuer.Issuer // nil without auth.remote_jwks
+	ProxyURL    string            // http://127.0.0.1:<listener port>
+	AdminURL    string            // http://127.0.0.1:<admin port>: /ready, /stats, /stats/prometheus
+	MerchantURL string            // https:// of the reference merchant
+	BackendURL  string            // https:// of the reference backend
+	IssuerURL   string            // https:// of the reference issuer, when there is one
 	Client      *http.Client
 
 	opts        Options
@@ -120,6 +127,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	jwksCluster := ""
+	if rj := pc.Auth.RemoteJWKS; rj != nil {
+		jwksCluster = rj.Cluster
+		if s.Issuer, err = refissuer.Load(filepath.Join(devDir, "device-token-key.jwk")); err != nil {
+			return nil, err
+		}
+	}
 	merchantClusters := map[string]*config.Merchant{}
 	for _, m := range pc.Merchants {
 		merchantClusters[m.Cluster] = m
@@ -132,6 +146,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			handler = s.Merchant.Handler(merchantClusters[name].ExportPath)
 		case name == pc.Backend.Cluster:
 			handler = s.Backend.Handler()
+		case name == jwksCluster:
+			handler = s.Issuer.Handler()
 		default:
 			handler = apiStandIn()
 		}
@@ -159,6 +175,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.MerchantURL = scheme + "://" + addr
 		case name == pc.Backend.Cluster:
 			s.BackendURL, s.backendAddr, s.backendTLS, s.backendSrv = scheme+"://"+addr, addr, tlsCfg, srv
+		case name == jwksCluster:
+			s.IssuerURL = scheme + "://" + addr
 		}
 	}
 
@@ -191,7 +209,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		Clusters:                    hostClusters, Routes: routes, FailurePolicy: policy,
 		PluginName: w.Name, RootID: w.RootID, VMID: w.VMID, Workers: 2, Logger: o.Logger,
 		BufferLimit:    int(listenerBufferLimit(ec)),
-		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog,
+		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog, Clock: o.Clock,
 	})
 	if err != nil {
 		return nil, err
@@ -210,7 +228,36 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	if jwksCluster != "" {
+		if err := s.waitForKeys(ctx, 2); err != nil { // the two workers above
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// waitForKeys returns once every worker VM has loaded the remote JWKS, so
+// the stack is never shown ready while transfers would get 503
+// ErrorAuthUnavailable.
+func (s *Stack) waitForKeys(ctx context.Context, workers uint64) error {
+	for {
+		if n, _ := s.Host.Metric("session_transfer.jwks_fetch_success"); n >= workers {
+			return nil
+		}
+		if s.opts.Clock != nil {
+			s.opts.Clock.Advance(time.Second)
+			s.Host.WaitCallouts(ctx)
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
+			failures, _ := s.Host.Metric("session_transfer.jwks_fetch_failure")
+			return fmt.Errorf("localstack: the plugin did not load the remote JWKS (%d failed fetches): %w", failures, ctx.Err())
+		}
+	}
 }
 
 func listenerBufferLimit(ec *envoyconfig.Config) uint32 {
@@ -327,7 +374,8 @@ func (s *Stack) Close() {
 }
 
 // DevToken signs a device token with the development key in
-// e2e/dev/device-token-key.jwk, whose public half is envoy.yaml's JWKS.
+// e2e/dev/device-token-key.jwk (kid dev-1), the key the reference issuer
+// serves until it is rotated.
 func DevToken(repoRoot, deviceID string, ttl time.Duration) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "e2e", "dev", "device-token-key.jwk"))
 	if err != nil {

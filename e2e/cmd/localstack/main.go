@@ -1,6 +1,7 @@
 // Command localstack runs the filter locally, without Docker: the reference
-// merchant and session backend, an API stand-in and plugin.wasm in the
-// Envoy-faithful host, all configured from envoy.yaml. It prints a curl for a
+// merchant, session backend and device-token issuer, an API stand-in and
+// plugin.wasm in the Envoy-faithful host, all configured from envoy.yaml.
+// Once every worker has loaded the issuer's keys it prints a curl for a
 // transfer that succeeds. Usually started with ./build.sh run.
 package main
 
@@ -72,16 +73,22 @@ func main() {
 		fatalf("%v", explain(err))
 	}
 	defer st.Close()
+	// Start has waited until every worker loaded the issuer's JWKS, so this
+	// token works as soon as it is printed.
 	token, err := localstack.DevToken(root, "dev-device-1", time.Hour)
 	if err != nil {
 		fatalf("%v", err)
+	}
+	issuer := ""
+	if st.Issuer != nil {
+		issuer = fmt.Sprintf("  device-token issuer      %s   (JWKS at /.well-known/jwks.json; POST /_admin/rotate, POST /_admin/tokens)\n", st.IssuerURL)
 	}
 	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
   proxy (Envoy listener)   %s
   Envoy admin              %s   (/ready, /stats, /stats/prometheus)
   reference merchant       %s   (admin API under /_admin/)
   reference session store  %s   (GET /v1/sessions/{key})
-
+%s
 A transfer that succeeds (token valid for one hour, signed with the development key in e2e/dev):
 
 %s
@@ -89,7 +96,7 @@ A transfer that succeeds (token valid for one hour, signed with the development 
 The merchant's stock lives in memory and resets when this stack restarts; the session store
 persists in %s (./build.sh run -reset, or ./build.sh reset, empties it).
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, st.Curl(token), *dataDir)
+`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token), *dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -1,6 +1,7 @@
 // Command refservices runs one reference service of the stack, as the
-// docker-compose stack does: the merchant, the session backend, or the API
-// stand-in.
+// docker-compose stack does: the merchant, the session backend, the API
+// stand-in, or the device-token issuer (a JWKS and admin calls to rotate
+// its key and mint tokens).
 package main
 
 import (
@@ -15,11 +16,12 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/refbackend"
+	"github.com/firmly/session-transfer-filter/e2e/refissuer"
 	"github.com/firmly/session-transfer-filter/e2e/refmerchant"
 )
 
 func main() {
-	role := flag.String("role", "", "merchant, backend or api")
+	role := flag.String("role", "", "merchant, backend, api or issuer")
 	addr := flag.String("addr", ":8443", "listen address")
 	cert := flag.String("cert", "", "TLS certificate (PEM); serve plain HTTP when empty")
 	key := flag.String("key", "", "TLS key (PEM)")
@@ -27,6 +29,7 @@ func main() {
 	exportPath := flag.String("export-path", "/firmly/session/export", "merchant export path")
 	data := flag.String("data", "/data/sessions.db", "backend store file")
 	prefix := flag.String("prefix", "/v1/sessions/", "backend session path prefix")
+	signingKey := flag.String("signing-key", "e2e/dev/device-token-key.jwk", "issuer: the private JWK it starts with")
 	probe := flag.String("probe", "", "health-check this URL and exit (for container health checks)")
 	ca := flag.String("ca", "", "CA certificate (PEM) trusted by -probe")
 	flag.Parse()
@@ -55,8 +58,14 @@ func main() {
 			w.Header().Set("content-type", "application/json")
 			fmt.Fprintf(w, `{"upstream":"firmly-api stand-in","path":%q,"body_bytes":%d}`+"\n", r.URL.Path, n)
 		})
+	case "issuer":
+		i, err := refissuer.Load(*signingKey)
+		if err != nil {
+			log.Fatal(err)
+		}
+		h = i.Handler()
 	default:
-		log.Fatalf("refservices: -role must be merchant, backend or api")
+		log.Fatalf("refservices: -role must be merchant, backend, api or issuer")
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })

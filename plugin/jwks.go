@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/firmly/session-transfer-filter/internal/auth"
+	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/jwksfetch"
+)
+
+// Remote JWKS (SPEC §2.2b). Each worker VM fetches the key set itself, from
+// its root context, on the plugin's tick: a host timer, so no Go runtime
+// timer is ever armed. The canary VM that only validates the configuration
+// never ticks, so it never fetches.
+
+const (
+	// jwksTickMs is how often the schedule is asked; refresh and retry are
+	// whole seconds, so a one-second tick keeps them to within a second.
+	jwksTickMs = 1000
+	// maxJWKSBytes is the largest usable answer.
+	maxJWKSBytes = 64 << 10
+)
+
+// jwksFetcher keeps one VM's remote keys fresh. Failure policy: a failed
+// fetch keeps the last good set in force (none before the first success, so
+// transfers get 503 ErrorAuthUnavailable) and retries on the schedule.
+type jwksFetcher struct {
+	cfg      *config.RemoteJWKS
+	verifier *auth.Verifier
+	schedule *jwksfetch.Schedule
+	awaiting bool // a callout was dispatched and its answer has not run yet
+	loaded   bool // a fetch has succeeded on this VM
+
+	// Counters are defined on first use, so a VM that never fetches (the
+	// canary) defines none.
+	success, failure proxywasm.MetricCounter
+	defined          bool
+}
+
+// startJWKS is called by OnPluginStart: with auth.remote_jwks configured it
+// sets the tick period that drives the fetches.
+func (p *pluginContext) startJWKS(cfg *config.RemoteJWKS, v *auth.Verifier) error {
+	if cfg == nil {
+		return nil
+	}
+	p.jwks = &jwksFetcher{
+		cfg: cfg, verifier: v,
+		schedule: jwksfetch.New(time.Duration(cfg.RefreshSeconds)*time.Second, time.Duration(cfg.RetrySeconds)*time.Second),
+	}
+	if err := proxywasm.SetTickPeriodMilliSeconds(jwksTickMs); err != nil {
+		return fmt.Errorf("auth.remote_jwks: cannot set the tick period: %w", err)
+	}
+	return nil
+}
+
+// OnTick implements types.PluginContext.
+func (p *pluginContext) OnTick() {
+	f := p.jwks
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("session-transfer: recovered from panic in the JWKS tick: %v", r)
+			if f != nil {
+				f.abandon()
+			}
+		}
+	}()
+	if f != nil {
+		f.tick(now())
+	}
+}
+
+// tick dispatches a fetch when the schedule says one is due.
+func (f *jwksFetcher) tick(at time.Time) {
+	if !f.schedule.Due(at) {
+		return
+	}
+	headers := [][2]string{
+		{":method", "GET"}, {":path", f.cfg.Path}, {":authority", f.cfg.Authority},
+		{"accept", "application/json"},
+	}
+	if _, err := proxywasm.DispatchHttpCall(f.cfg.Cluster, headers, nil, nil, f.cfg.TimeoutMs, f.onAnswer); err != nil {
+		// An inline failure gets no callback: it is a failed fetch now.
+		f.failed(at, fmt.Sprintf("dispatch to cluster %q failed: %v", f.cfg.Cluster, err))
+		return
+	}
+	f.awaiting = true
+}
+
+// onAnswer runs on the root context when the fetch is answered.
+func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
+	f.awaiting = false
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("session-transfer: recovered from panic in the JWKS answer: %v", r)
+			f.abandon()
+		}
+	}()
+	at := now()
+	if numHeaders == 0 {
+		f.failed(at, "the connection was reset")
+		return
+	}
+	status := 0
+	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
+		for _, kv := range hs {
+			if kv[0] == ":status" {
+				status, _ = strconv.Atoi(kv[1])
+			}
+		}
+	}
+	switch {
+	case status == 504:
+		f.failed(at, "answered 504 (timed out)")
+		return
+	case status != 200:
+		f.failed(at, fmt.Sprintf("answered %d, want 200", status))
+		return
+	case bodySize > maxJWKSBytes:
+		f.failed(at, fmt.Sprintf("answer of %d bytes is larger than %d", bodySize, maxJWKSBytes))
+		return
+	}
+	var body []byte
+	if bodySize > 0 {
+		var err error
+		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+			f.failed(at, fmt.Sprintf("reading the answer: %v", err))
+			return
+		}
+	}
+	keys, err := auth.ParseRemoteJWKS(body)
+	if err != nil {
+		f.failed(at, "unusable key set: "+err.Error())
+		return
+	}
+	f.verifier.SetRemoteKeys(keys)
+	f.loaded = true
+	f.schedule.Done(true, at)
+	f.count(true)
+	proxywasm.LogInfof("session-transfer: remote JWKS loaded from cluster %q: %d key(s); next refresh in %s",
+		f.cfg.Cluster, keys.Len(), f.schedule.Next().Sub(at).Round(time.Second))
+}
+
+// failed records a failed fetch and logs its cause, never the answer's body.
+func (f *jwksFetcher) failed(at time.Time, cause string) {
+	f.schedule.Done(false, at)
+	f.count(false)
+	kept := "no remote key is loaded yet"
+	if f.loaded {
+		kept = "keeping the last good key set"
+	}
+	if len(cause) > 512 {
+		cause = cause[:512] + "..."
+	}
+	proxywasm.LogWarnf("session-transfer: remote JWKS fetch from cluster %q: %s; %s; retrying in %s (failure %d in a row)",
+		f.cfg.Cluster, cause, kept, f.schedule.Next().Sub(at).Round(time.Second), f.schedule.Failures())
+}
+
+// abandon ends a fetch that a recovered panic interrupted, unless its
+// callout is still to be answered, so the schedule never stays in flight.
+func (f *jwksFetcher) abandon() {
+	if f.schedule.InFlight() && !f.awaiting {
+		f.failed(now(), "internal error")
+	}
+}
+
+func (f *jwksFetcher) count(ok bool) {
+	if !f.defined {
+		f.success = proxywasm.DefineCounterMetric("session_transfer.jwks_fetch_success")
+		f.failure = proxywasm.DefineCounterMetric("session_transfer.jwks_fetch_failure")
+		f.defined = true
+	}
+	if ok {
+		f.success.Increment(1)
+	} else {
+		f.failure.Increment(1)
+	}
+}
