@@ -342,3 +342,25 @@ func TestRecoveredPanicIsObservable(t *testing.T) {
 		t.Errorf("warn answer lines: got %q, want one", lines)
 	}
 }
+
+// The verified-token cache is counted per lookup: the first use of a token
+// is a miss, a repeat a hit; a request refused before the lookup (no token)
+// counts neither.
+func TestTokenCacheCounters(t *testing.T) {
+	st := newStack(t, stackOpts{})
+	tok := validToken(t)
+	withToken := func() *envoyhost.Request {
+		r := st.req(t, objectBody)
+		r.Headers[1] = [2]string{"x-firmly-authorization", tok}
+		return r
+	}
+	cartOf(t, st.do(t, withToken()))
+	cartOf(t, st.do(t, withToken()))
+	cartOf(t, st.do(t, withToken()))
+	st.do(t, &envoyhost.Request{Method: "POST", Path: transferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}})
+	hits, _ := st.host.Metric("session_transfer.token_cache_hits")
+	misses, _ := st.host.Metric("session_transfer.token_cache_misses")
+	if hits != 2 || misses != 1 {
+		t.Errorf("token_cache_hits %d, token_cache_misses %d; want 2 and 1", hits, misses)
+	}
+}

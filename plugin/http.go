@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/firmly/session-transfer-filter/internal/auth"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
@@ -73,6 +74,12 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		headersHook(h)
 	}
 	t, step := c.engine.Start(h, now())
+	switch step.TokenCache {
+	case auth.CacheHit:
+		c.stats.inc(metrics.TokenCacheHits)
+	case auth.CacheMiss:
+		c.stats.inc(metrics.TokenCacheMisses)
+	}
 	switch step.Kind {
 	case transfer.PassThrough:
 		return types.ActionContinue

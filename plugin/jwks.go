@@ -10,6 +10,7 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/auth"
 	"github.com/firmly/session-transfer-filter/internal/config"
 	"github.com/firmly/session-transfer-filter/internal/jwksfetch"
+	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
 // Remote JWKS (SPEC §2.2b). Each worker VM fetches the key set itself, from
@@ -32,13 +33,9 @@ type jwksFetcher struct {
 	cfg      *config.RemoteJWKS
 	verifier *auth.Verifier
 	schedule *jwksfetch.Schedule
-	awaiting bool // a callout was dispatched and its answer has not run yet
-	loaded   bool // a fetch has succeeded on this VM
-
-	// Counters are defined on first use, so a VM that never fetches (the
-	// canary) defines none.
-	success, failure proxywasm.MetricCounter
-	defined          bool
+	stats    *vmMetrics // counters are defined on first use, so the canary defines none
+	awaiting bool       // a callout was dispatched and its answer has not run yet
+	loaded   bool       // a fetch has succeeded on this VM
 }
 
 // startJWKS is called by OnPluginStart: with auth.remote_jwks configured it
@@ -48,7 +45,7 @@ func (p *pluginContext) startJWKS(cfg *config.RemoteJWKS, v *auth.Verifier) erro
 		return nil
 	}
 	p.jwks = &jwksFetcher{
-		cfg: cfg, verifier: v,
+		cfg: cfg, verifier: v, stats: p.stats,
 		schedule: jwksfetch.New(time.Duration(cfg.RefreshSeconds)*time.Second, time.Duration(cfg.RetrySeconds)*time.Second),
 	}
 	if err := proxywasm.SetTickPeriodMilliSeconds(jwksTickMs); err != nil {
@@ -168,14 +165,9 @@ func (f *jwksFetcher) abandon() {
 }
 
 func (f *jwksFetcher) count(ok bool) {
-	if !f.defined {
-		f.success = proxywasm.DefineCounterMetric("session_transfer.jwks_fetch_success")
-		f.failure = proxywasm.DefineCounterMetric("session_transfer.jwks_fetch_failure")
-		f.defined = true
-	}
 	if ok {
-		f.success.Increment(1)
+		f.stats.inc(metrics.JWKSFetchSuccess)
 	} else {
-		f.failure.Increment(1)
+		f.stats.inc(metrics.JWKSFetchFailure)
 	}
 }
