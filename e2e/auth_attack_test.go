@@ -319,6 +319,7 @@ func TestAttackTableBaselineIsAccepted(t *testing.T) {
 // Weak or foreign keys in the inline JWKS refuse the plugin's start, with
 // the critical line naming the key.
 func TestWeakInlineKeysRefuseTheStart(t *testing.T) {
+	rsaKey, _ := testKeys(t) // the rows below need it, also when this test runs alone
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	odd := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 2047), big.NewInt(1))
 	for _, c := range []struct{ name, key, want string }{
@@ -329,7 +330,6 @@ func TestWeakInlineKeysRefuseTheStart(t *testing.T) {
 		{"a symmetric key", `{"kty":"oct","kid":"hs","k":"c2VjcmV0"}`, `kty "oct"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			testKeys(t)
 			cfg := strings.Replace(pluginConfig(t, stackOpts{}), `{"keys":[`, `{"keys":[`+c.key+`,`, 1)
 			ctx := testContext(t)
 			h, err := envoyhost.Start(ctx, pluginWasm(t), envoyhost.Config{PluginConfig: []byte(cfg)})

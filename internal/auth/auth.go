@@ -84,7 +84,7 @@ func New(o Options) (*Verifier, error) {
 	if len(o.JWKS) > 0 {
 		ks, err := parseKeys(o.JWKS, false, "auth.jwks.")
 		if err != nil {
-			return nil, fmt.Errorf("auth.jwks: %w", err)
+			return nil, err // already names auth.jwks.keys[N]
 		}
 		v.inline = ks
 	}

@@ -204,6 +204,18 @@ func (p *parser) str(v gjson.Result, key, def string) string {
 	return v.Str
 }
 
+// nonEmpty is str for keys whose default is derived (an authority, a
+// display name): an explicit "" would silently send an empty :authority or
+// show an empty name, so it is refused rather than taken.
+func (p *parser) nonEmpty(v gjson.Result, key, def string) string {
+	s := p.str(v, key, def)
+	if v.Exists() && v.Type == gjson.String && s == "" {
+		p.fail(key, "must not be empty (leave it out for the default)")
+		return def
+	}
+	return s
+}
+
 func (p *parser) integer(v gjson.Result, key string, def, min, max int64) int64 {
 	if !v.Exists() {
 		return def
@@ -296,7 +308,7 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 		if r.Cluster == "" {
 			p.fail("auth.remote_jwks.cluster", "required")
 		}
-		r.Authority = p.str(rj.Get("authority"), "auth.remote_jwks.authority", r.Cluster)
+		r.Authority = p.nonEmpty(rj.Get("authority"), "auth.remote_jwks.authority", r.Cluster)
 		if !rj.Get("path").Exists() {
 			p.fail("auth.remote_jwks.path", "required")
 		}
@@ -412,10 +424,10 @@ func (p *parser) merchants(v gjson.Result, c *Config) {
 		if m.Cluster == "" {
 			p.fail(key+".cluster", "required")
 		}
-		m.Authority = p.str(mv.Get("authority"), key+".authority", domain)
+		m.Authority = p.nonEmpty(mv.Get("authority"), key+".authority", domain)
 		m.ExportPath = p.path(mv.Get("export_path"), key+".export_path", "/firmly/session/export")
 		m.TimeoutMs = uint32(p.integer(mv.Get("timeout_ms"), key+".timeout_ms", 2000, 1, maxTimeoutMs))
-		m.DisplayName = p.str(mv.Get("display_name"), key+".display_name", domain)
+		m.DisplayName = p.nonEmpty(mv.Get("display_name"), key+".display_name", domain)
 		m.PlatformID = p.str(mv.Get("platform_id"), key+".platform_id", "")
 		m.Headers = p.headers(mv.Get("headers"), key+".headers")
 		m.PaymentMethodOptions = "[]"
@@ -440,7 +452,7 @@ func (p *parser) backend(v gjson.Result, c *Config) {
 	if b.Cluster == "" {
 		p.fail("backend.cluster", "required")
 	}
-	b.Authority = p.str(v.Get("authority"), "backend.authority", b.Cluster)
+	b.Authority = p.nonEmpty(v.Get("authority"), "backend.authority", b.Cluster)
 	b.PathPrefix = p.path(v.Get("path_prefix"), "backend.path_prefix", "/v1/sessions/")
 	b.TimeoutMs = uint32(p.integer(v.Get("timeout_ms"), "backend.timeout_ms", 2000, 1, maxTimeoutMs))
 	b.Headers = p.headers(v.Get("headers"), "backend.headers")

@@ -113,6 +113,11 @@ func TestRefusals(t *testing.T) {
 		{"jwks without keys", `{` + sk + `,` + be + `,"auth":{"jwks":{}}}`, "auth.jwks"},
 		{"app ids not strings", `{` + sk + `,` + be + `,"auth":{"allowed_app_ids":[1]}}`, "auth.allowed_app_ids[0]"},
 		{"unknown auth key", `{` + sk + `,` + be + `,"auth":{"issuer":"a","isuser":"b"}}`, "auth.isuser"},
+		// An explicit "" would replace a derived default with an empty :authority.
+		{"empty backend authority", `{` + sk + `,"backend":{"cluster":"b","authority":""},"auth":{"hs256_secret":"hs-0123456789abcdef0123456789abcdef"}}`, "backend.authority"},
+		{"empty merchant authority", `{` + sk + `,` + be + `,"auth":{"hs256_secret":"hs-0123456789abcdef0123456789abcdef"},"merchants":{"shop.test":{"cluster":"m","authority":""}}}`, "merchants.shop.test.authority"},
+		{"empty display name", `{` + sk + `,` + be + `,"auth":{"hs256_secret":"hs-0123456789abcdef0123456789abcdef"},"merchants":{"shop.test":{"cluster":"m","display_name":""}}}`, "merchants.shop.test.display_name"},
+		{"empty remote_jwks authority", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"j","path":"/k","authority":""}}}`, "auth.remote_jwks.authority"},
 		{"no backend", `{` + sk + `}`, "backend.cluster"},
 		{"backend without cluster", `{` + sk + `,"backend":{"authority":"x"}}`, "backend.cluster"},
 		{"backend bad prefix", `{` + sk + `,"backend":{"cluster":"b","path_prefix":"v1/"}}`, "backend.path_prefix"},

@@ -200,7 +200,11 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 			}
 			return
 		}
-		if v.Type != gjson.String || (required && v.Str == "") {
+		switch {
+		case v.Type != gjson.String && !required:
+			perr = bad("%s.%s: must be a string", key, name)
+			return
+		case v.Type != gjson.String || (required && v.Str == ""):
 			perr = bad("%s.%s: must be a non-empty string", key, name)
 			return
 		}
