@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -504,19 +503,7 @@ func TestLocalStackKeyRotation(t *testing.T) {
 		t.Fatal("envoy.yaml has no remote_jwks served by the reference issuer")
 	}
 	send := func(tok string) localResult {
-		req, _ := http.NewRequest("POST", st.ProxyURL+"/api/v2/domains/staging.luma.gift/session/transfer", strings.NewReader(`{"handle":"`+demoHandle+`"}`))
-		req.Header.Set("content-type", "application/json")
-		req.Header.Set("x-firmly-authorization", "Bearer "+tok)
-		resp, err := st.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		r := localResult{status: resp.StatusCode}
-		if resp.StatusCode != 200 {
-			json.NewDecoder(resp.Body).Decode(&r.err)
-		}
-		return r
+		return localTransferWith(t, st, tok, `{"handle":"`+demoHandle+`"}`)
 	}
 	oldTok, err := localstack.DevToken(root, "dev-device-1", time.Hour)
 	if err != nil {

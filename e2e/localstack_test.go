@@ -49,6 +49,12 @@ func localTransfer(t *testing.T, st *localstack.Stack, body string) localResult 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return localTransferWith(t, st, tok, body)
+}
+
+// localTransferWith sends a transfer with the given device token.
+func localTransferWith(t *testing.T, st *localstack.Stack, tok, body string) localResult {
+	t.Helper()
 	req, _ := http.NewRequest("POST", st.ProxyURL+"/api/v2/domains/staging.luma.gift/session/transfer", strings.NewReader(body))
 	req.Header.Set("content-type", "application/json")
 	req.Header.Set("x-firmly-authorization", "Bearer "+tok)
