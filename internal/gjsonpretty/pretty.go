@@ -74,7 +74,7 @@ func Ugly(json []byte) []byte {
 }
 
 // member is one object member or array element in the output, as byte offsets: it spans
-// [start, end) beginning with its line break, and its key (objects only) spans
+// [start, end) beginning with its line break (if any), and its key (objects only) spans
 // [keyStart, keyEnd) including the quotes.
 type member struct {
 	start, end       int
@@ -84,11 +84,17 @@ type member struct {
 // frame is an open object or array.
 type frame struct {
 	obj        bool
+	flat       bool // nested deeper than maxIndentDepth: printed without line breaks
 	needLine   bool // the next value starts a new member on its own line
 	afterColon bool // the next value is the value of the current member
 	sortable   bool // the members are cleanly separated by single commas and all have keys
 	members    []member
 }
+
+// maxIndentDepth bounds indentation: each line costs up to depth*len(Indent) bytes, so without
+// a bound a few KB of "[[[[" would expand quadratically into gigabytes. Deeper containers are
+// printed compactly on their parent's line.
+const maxIndentDepth = 32
 
 // printer holds PrettyOptions' state. It walks tokens with an explicit stack rather than
 // recursion, so deep nesting cannot exhaust the goroutine stack.
@@ -108,7 +114,8 @@ func (p *printer) newline(depth int) {
 }
 
 // PrettyOptions formats json with opts (DefaultOptions when nil). Output ends with a newline
-// unless json holds no tokens. Options.Width is ignored.
+// unless json holds no tokens. Options.Width is ignored. Containers nested more than 32 levels
+// deep are printed compactly on their parent's line, which bounds the output's size.
 func PrettyOptions(json []byte, opts *Options) []byte {
 	if opts == nil {
 		opts = DefaultOptions
@@ -142,11 +149,12 @@ func PrettyOptions(json []byte, opts *Options) []byte {
 			p.comma()
 			continue
 		case ':':
+			p.out = append(p.out, ':')
 			if n := len(p.stack); n > 0 {
 				p.stack[n-1].afterColon = true
-				p.out = append(p.out, ':', ' ')
-			} else {
-				p.out = append(p.out, ':')
+				if !p.stack[n-1].flat {
+					p.out = append(p.out, ' ')
+				}
 			}
 			continue
 		}
@@ -164,7 +172,9 @@ func PrettyOptions(json []byte, opts *Options) []byte {
 			switch {
 			case f.needLine:
 				start := len(p.out)
-				p.newline(n)
+				if !f.flat {
+					p.newline(n)
+				}
 				m := member{start: start, end: -1, keyStart: -1, keyEnd: -1}
 				if f.obj {
 					if c == '"' {
@@ -184,7 +194,8 @@ func PrettyOptions(json []byte, opts *Options) []byte {
 		}
 		p.out = append(p.out, tok...)
 		if c == '{' || c == '[' {
-			p.stack = append(p.stack, frame{obj: c == '{', needLine: true, sortable: true})
+			flat := len(p.stack) >= maxIndentDepth
+			p.stack = append(p.stack, frame{obj: c == '{', flat: flat, needLine: true, sortable: true})
 		}
 	}
 	if len(p.out) > 0 {
@@ -225,7 +236,9 @@ func (p *printer) close(c byte) {
 		} else {
 			f.sortable = false // a trailing comma
 		}
-		p.newline(n - 1)
+		if !f.flat {
+			p.newline(n - 1)
+		}
 	}
 	p.out = append(p.out, c)
 	if f.obj && p.opts.SortKeys && f.sortable && len(f.members) > 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,25 @@ func TestPrettyOptions(t *testing.T) {
 	}
 }
 
+func TestPrettyDeepNesting(t *testing.T) {
+	t.Run("containers deeper than the bound are printed compactly and still sorted", func(t *testing.T) {
+		in := strings.Repeat("[", maxIndentDepth) + `{"b":[1, 2],"a":{}}` + strings.Repeat("]", maxIndentDepth)
+		got := string(PrettyOptions([]byte(in), &Options{SortKeys: true}))
+		want := `{"a":{},"b":[1,2]}`
+		if !strings.Contains(got, "\n"+want+"\n") {
+			t.Errorf("got %q, want the innermost object on one line as %q", got, want)
+		}
+	})
+	t.Run("unclosed deep nesting does not expand quadratically", func(t *testing.T) {
+		in := []byte(strings.Repeat("[", 100_000))
+		out := Pretty(in)
+		// Every bracket costs at most a line break, the indentation bound, and itself.
+		if limit := len(in) * (1 + maxIndentDepth*len(DefaultOptions.Indent) + 1); len(out) > limit {
+			t.Errorf("got %d bytes of output, want at most %d", len(out), limit)
+		}
+	})
+}
+
 func TestPrettyUsesDefaultOptions(t *testing.T) {
 	in := []byte(`{"b":[1,2],"a":{}}`)
 	if got, want := string(Pretty(in)), string(PrettyOptions(in, DefaultOptions)); got != want {
@@ -92,11 +112,13 @@ func TestDecodeString(t *testing.T) {
 	}
 }
 
-// decoded unmarshals valid JSON for comparison.
+// decoded unmarshals valid JSON for comparison, numbers as written (1E700 is valid JSON).
 func decoded(t *testing.T, what string, b []byte) any {
 	t.Helper()
 	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || !json.Valid(b) {
 		t.Fatalf("%s is not valid JSON: %v\n%q", what, err, b)
 	}
 	return v
@@ -153,7 +175,7 @@ func checkSorted(t *testing.T, b []byte) {
 var fuzzSeeds = []string{
 	``, `null`, `"a\"b"`, `[1,2,[3,{"x":[]}]]`, `{"b":1,"a":{"d":[true,false],"c":null}}`,
 	`{"\u00e9":1,"e":2,"\ud83d\ude00":3,"\uffff":4}`, ` { "a" : "b c" } `, `{"a":1,"a":2}`,
-	`[{"z":{"y":{"x":1,"w":2}}}]`, `{"a":[1 2],}`, `]]{{`, `"\ud800"`, "{\"\xff\":1,\"a\":2}",
+	`[{"z":{"y":{"x":1,"w":2}}}]`, strings.Repeat(`{"b":[`, 40) + strings.Repeat(`]}`, 40), `{"a":[1 2],}`, `]]{{`, `"\ud800"`, "{\"\xff\":1,\"a\":2}",
 }
 
 // FuzzPretty checks that formatting never panics and, for valid JSON, keeps its meaning:
@@ -192,11 +214,12 @@ func FuzzDecodeString(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		got := decodeString(in)
 		var want string
-		if json.Unmarshal(in, &want) != nil {
+		// Only a lone string token is a key; Unmarshal would also accept surrounding spaces.
+		if len(in) < 2 || in[0] != '"' || in[len(in)-1] != '"' || json.Unmarshal(in, &want) != nil {
 			return
 		}
+		got := decodeString(in)
 		if string(got) != want {
 			t.Fatalf("decodeString(%q) = %q, want %q", in, got, want)
 		}
