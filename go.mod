@@ -33,3 +33,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260720211330-0afa2a65878a // indirect
 	gopkg.in/check.v1 v1.0.0-20201130134442-10cb98267c6c // indirect
 )
+
+// gjson registers its @pretty/@ugly modifiers at init, so github.com/tidwall/pretty is always
+// linked, and upstream pretty sorts keys with encoding/json (hundreds of KB of code and data in
+// plugin.wasm). The filter never uses gjson modifiers; our own small, stdlib-only implementation
+// of the same API (internal/gjsonpretty) keeps encoding/json out of the module.
+replace github.com/tidwall/pretty => ./internal/gjsonpretty
