@@ -7,7 +7,6 @@ package cart
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -29,10 +28,10 @@ type Input struct {
 
 // Price is Firmly's money object.
 type Price struct {
-	Currency string      `json:"currency"`
-	Value    json.Number `json:"value"`
-	Number   int64       `json:"number"`
-	Symbol   string      `json:"symbol"`
+	Currency string `json:"currency"`
+	Value    Number `json:"value"`
+	Number   int64  `json:"number"`
+	Symbol   string `json:"symbol"`
 }
 
 // Image is a line item's picture.
@@ -74,29 +73,29 @@ type Shipment struct {
 
 // Addons are offers and selections; always empty after a transfer.
 type Addons struct {
-	Offers     []json.RawMessage `json:"offers"`
-	Selections []json.RawMessage `json:"selections"`
+	Offers     []RawMessage `json:"offers"`
+	Selections []RawMessage `json:"selections"`
 }
 
 // ShoppingCart is the V2 cart.
 type ShoppingCart struct {
-	CartID               string            `json:"cart_id"`
-	PlatformID           string            `json:"platform_id"`
-	ShopID               string            `json:"shop_id"`
-	DisplayName          string            `json:"display_name"`
-	CartStatus           string            `json:"cart_status"`
-	LineItems            []LineItem        `json:"line_items"`
-	Shipments            []Shipment        `json:"shipments"`
-	Addons               Addons            `json:"addons"`
-	SubTotal             Price             `json:"sub_total"`
-	ShippingTotal        Price             `json:"shipping_total"`
-	TaxTotal             Price             `json:"tax_total"`
-	AddonTotal           Price             `json:"addon_total"`
-	Total                Price             `json:"total"`
-	Coupons              []string          `json:"coupons"`
-	Notices              []json.RawMessage `json:"notices"`
-	PaymentMethodOptions json.RawMessage   `json:"payment_method_options"`
-	SchemaVersion        string            `json:"schema_version"`
+	CartID               string       `json:"cart_id"`
+	PlatformID           string       `json:"platform_id"`
+	ShopID               string       `json:"shop_id"`
+	DisplayName          string       `json:"display_name"`
+	CartStatus           string       `json:"cart_status"`
+	LineItems            []LineItem   `json:"line_items"`
+	Shipments            []Shipment   `json:"shipments"`
+	Addons               Addons       `json:"addons"`
+	SubTotal             Price        `json:"sub_total"`
+	ShippingTotal        Price        `json:"shipping_total"`
+	TaxTotal             Price        `json:"tax_total"`
+	AddonTotal           Price        `json:"addon_total"`
+	Total                Price        `json:"total"`
+	Coupons              []string     `json:"coupons"`
+	Notices              []RawMessage `json:"notices"`
+	PaymentMethodOptions RawMessage   `json:"payment_method_options"`
+	SchemaVersion        string       `json:"schema_version"`
 }
 
 // ShipToAddress is the fulfilment of the single transferred shipment.
@@ -111,7 +110,7 @@ func ID(kind, sessionKey string, index int) string {
 }
 
 func price(c money.Currency, minor int64) Price {
-	return Price{Currency: c.Code, Value: json.Number(c.Decimal(minor)), Number: minor, Symbol: c.Symbol}
+	return Price{Currency: c.Code, Value: Number(c.Decimal(minor)), Number: minor, Symbol: c.Symbol}
 }
 
 // Build makes the V2 cart. It fails only when an amount would pass
@@ -127,17 +126,17 @@ func Build(in Input) (*ShoppingCart, error) {
 		CartStatus:    "active",
 		LineItems:     make([]LineItem, 0, len(mc.Lines)),
 		Shipments:     []Shipment{},
-		Addons:        Addons{Offers: []json.RawMessage{}, Selections: []json.RawMessage{}},
+		Addons:        Addons{Offers: []RawMessage{}, Selections: []RawMessage{}},
 		Coupons:       append([]string{}, mc.Coupons...),
-		Notices:       []json.RawMessage{},
+		Notices:       []RawMessage{},
 		SchemaVersion: "2.0",
 	}
 	if out.PlatformID == "" {
 		out.PlatformID = in.PlatformID
 	}
-	out.PaymentMethodOptions = json.RawMessage(in.PaymentMethodOptions)
+	out.PaymentMethodOptions = RawMessage(in.PaymentMethodOptions)
 	if len(out.PaymentMethodOptions) == 0 {
-		out.PaymentMethodOptions = json.RawMessage("[]")
+		out.PaymentMethodOptions = RawMessage("[]")
 	}
 	var subTotal int64
 	var shipped []string

@@ -1,11 +1,46 @@
 package cart
 
 import (
-	"bytes"
-	"encoding/json"
-
 	"github.com/firmly/session-transfer-filter/internal/jsonw"
 )
+
+// RawMessage is a raw JSON value, written as json.Marshal writes a
+// RawMessage. It is the cart's own type so that the module does not
+// link encoding/json (about 220 KB of wasm code) for two field types.
+type RawMessage []byte
+
+// MarshalJSON returns m, or null when m is nil; json.Marshal compacts and
+// escapes it as it does a RawMessage.
+func (m RawMessage) MarshalJSON() ([]byte, error) {
+	if m == nil {
+		return []byte("null"), nil
+	}
+	return m, nil
+}
+
+// UnmarshalJSON keeps a copy of data.
+func (m *RawMessage) UnmarshalJSON(data []byte) error {
+	*m = append((*m)[0:0], data...)
+	return nil
+}
+
+// Number is a JSON number literal, written as json.Marshal writes a
+// json.Number (an empty one as 0).
+type Number string
+
+// MarshalJSON returns the literal, or 0 when it is empty.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if n == "" {
+		return []byte("0"), nil
+	}
+	return []byte(n), nil
+}
+
+// UnmarshalJSON keeps the literal of a JSON number.
+func (n *Number) UnmarshalJSON(data []byte) error {
+	*n = Number(data)
+	return nil
+}
 
 // AppendJSON appends the cart as JSON, byte for byte what json.Marshal
 // writes for it, without reflection: on the transfer path json.Marshal's
@@ -135,7 +170,7 @@ func appendStrings(b []byte, s []string) []byte {
 	return append(b, ']')
 }
 
-func appendRaws(b []byte, r []json.RawMessage) []byte {
+func appendRaws(b []byte, r []RawMessage) []byte {
 	if r == nil {
 		return append(b, "null"...)
 	}
@@ -152,17 +187,14 @@ func appendRaws(b []byte, r []json.RawMessage) []byte {
 // AppendRaw appends a raw JSON value as json.Marshal writes a
 // json.RawMessage: compacted, with <, >, &, U+2028 and U+2029 escaped; nil
 // is null. The value must be valid JSON (the configuration checked it).
-func AppendRaw(b []byte, r json.RawMessage) []byte {
+func AppendRaw(b []byte, r RawMessage) []byte {
 	if r == nil {
 		return append(b, "null"...)
 	}
 	if !needsRework(r) {
 		return append(b, r...)
 	}
-	var c, e bytes.Buffer
-	json.Compact(&c, r)
-	json.HTMLEscape(&e, c.Bytes())
-	return append(b, e.Bytes()...)
+	return jsonw.CompactHTML(b, r)
 }
 
 // needsRework reports whether compaction or escaping could change r.

@@ -8,11 +8,11 @@ import (
 
 func TestAppendRawCompactsAndEscapesAsMarshal(t *testing.T) {
 	for _, raw := range []string{`[]`, `[ {"type" : "CreditCard"} ]`, `["<b>&</b>"]`, "[\"\u2028\"]", `{"a":[1, 2.5e3, null, true]}`} {
-		want, err := json.Marshal(json.RawMessage(raw))
+		want, err := json.Marshal(RawMessage(raw))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := AppendRaw(nil, json.RawMessage(raw)); string(got) != string(want) {
+		if got := AppendRaw(nil, RawMessage(raw)); string(got) != string(want) {
 			t.Errorf("AppendRaw(%s) = %s, want %s", raw, got, want)
 		}
 	}
@@ -25,11 +25,11 @@ func TestAppendRawCompactsAndEscapesAsMarshal(t *testing.T) {
 // from the fuzzer; flags switch the optional parts and nil slices.
 func fuzzCart(s1, s2, s3 string, n int64, flags uint16, raw string) *ShoppingCart {
 	on := func(bit uint) bool { return flags&(1<<bit) != 0 }
-	num := func(v int64) json.Number {
+	num := func(v int64) Number {
 		if on(0) {
 			return ""
 		}
-		return json.Number(strconv.FormatInt(v, 10))
+		return Number(strconv.FormatInt(v, 10))
 	}
 	p := Price{Currency: s1, Value: num(n), Number: n, Symbol: s3}
 	li := LineItem{LineItemID: s1, PlatformLineItemID: s2, SKU: s3, Description: s1 + s2, Quantity: n, Price: p, LinePrice: p, RequiresShipping: on(1)}
@@ -59,15 +59,15 @@ func fuzzCart(s1, s2, s3 string, n int64, flags uint16, raw string) *ShoppingCar
 	}
 	if json.Valid([]byte(raw)) {
 		if on(9) {
-			c.PaymentMethodOptions = json.RawMessage(raw)
+			c.PaymentMethodOptions = RawMessage(raw)
 		}
 		if on(10) {
-			c.Addons.Offers = []json.RawMessage{json.RawMessage(raw)}
-			c.Notices = []json.RawMessage{json.RawMessage(raw), json.RawMessage(raw)}
+			c.Addons.Offers = []RawMessage{RawMessage(raw)}
+			c.Notices = []RawMessage{RawMessage(raw), RawMessage(raw)}
 		}
 	}
 	if !on(11) {
-		c.Addons.Selections = []json.RawMessage{}
+		c.Addons.Selections = []RawMessage{}
 	}
 	return c
 }

@@ -92,3 +92,43 @@ func Bool(dst []byte, b bool) []byte {
 //
 //go:noinline
 func Field(dst []byte, prefix, s string) []byte { return String(append(dst, prefix...), s) }
+
+// CompactHTML appends the valid JSON value src as json.Compact followed by
+// json.HTMLEscape write it: whitespace outside strings dropped, and <, >, &,
+// U+2028 and U+2029 inside strings escaped. It does not validate src; on
+// invalid JSON the output is unspecified.
+func CompactHTML(dst, src []byte) []byte {
+	inString := false
+	start := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if !inString {
+			switch c {
+			case ' ', '\t', '\n', '\r':
+				dst = append(dst, src[start:i]...)
+				start = i + 1
+			case '"':
+				inString = true
+			}
+			continue
+		}
+		switch c {
+		case '\\':
+			i++ // the escaped byte cannot end the string
+		case '"':
+			inString = false
+		case '<', '>', '&':
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			start = i + 1
+		case 0xe2:
+			if i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xa8 {
+				dst = append(dst, src[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&0xf])
+				i += 2
+				start = i + 1
+			}
+		}
+	}
+	return append(dst, src[start:]...)
+}

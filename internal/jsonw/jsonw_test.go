@@ -1,6 +1,7 @@
 package jsonw
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -52,6 +53,26 @@ func FuzzStringMatchesEncodingJSON(f *testing.F) {
 		}
 		if got := String(nil, s); string(got) != string(want) {
 			t.Errorf("String(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+func FuzzCompactHTMLMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ {"type" : "Credit Card"} ]`, "[\"<b>&</b>\", \"\u2028\u2029\"]",
+		"{\"a\" :\t[1, 2.5e3, null, true, \"\\\" \\\\\"]\r\n}", `"\u003c"`, "\"\xe2\x80\"", `"日本 語"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			t.Skip()
+		}
+		var c, want bytes.Buffer
+		if err := json.Compact(&c, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		json.HTMLEscape(&want, c.Bytes())
+		if got := CompactHTML([]byte("x"), []byte(s)); string(got) != "x"+want.String() {
+			t.Errorf("CompactHTML(%q) = %s, want x%s", s, got, want.String())
 		}
 	})
 }
