@@ -23,7 +23,12 @@ const (
 // metrics.MaxLogLine bytes here, whatever a merchant, a backend or a
 // client put into it.
 func logf(level logLevel, format string, args ...any) {
-	msg := apierror.Cut(fmt.Sprintf(format, args...), metrics.MaxLogLine)
+	logMsg(level, fmt.Sprintf(format, args...))
+}
+
+// logMsg logs a line built without fmt, cut as logf cuts it.
+func logMsg(level logLevel, msg string) {
+	msg = apierror.Cut(msg, metrics.MaxLogLine)
 	switch level {
 	case levelDebug:
 		proxywasm.LogDebug(msg)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
 // vmMetrics defines each metric through proxy_define_metric on its first
@@ -11,11 +13,52 @@ import (
 type vmMetrics struct {
 	counters   map[string]proxywasm.MetricCounter
 	histograms map[string]proxywasm.MetricHistogram
+	// The names of tagged metrics and the response-code details, by their
+	// parts, so a request does not build them again (each was a string
+	// concatenation, an allocation per answer).
+	requests map[[2]string]string // {outcome, merchant}
+	merchant map[[2]string]string // {metric, merchant}
+	detail   map[string]string    // outcome
 }
 
 // newVMMetrics is created once per VM, by the VM context.
 func newVMMetrics() *vmMetrics {
-	return &vmMetrics{counters: map[string]proxywasm.MetricCounter{}, histograms: map[string]proxywasm.MetricHistogram{}}
+	return &vmMetrics{
+		counters: map[string]proxywasm.MetricCounter{}, histograms: map[string]proxywasm.MetricHistogram{},
+		requests: map[[2]string]string{}, merchant: map[[2]string]string{}, detail: map[string]string{},
+	}
+}
+
+// incRequests counts an answer: metrics.RequestsName(outcome, merchant).
+func (m *vmMetrics) incRequests(outcome, merchant string) {
+	k := [2]string{outcome, merchant}
+	name, ok := m.requests[k]
+	if !ok {
+		name = metrics.RequestsName(outcome, merchant)
+		m.requests[k] = name
+	}
+	m.inc(name)
+}
+
+// recordMerchant records a sample of metrics.MerchantName(metric, merchant).
+func (m *vmMetrics) recordMerchant(metric, merchant string, v uint64) {
+	k := [2]string{metric, merchant}
+	name, ok := m.merchant[k]
+	if !ok {
+		name = metrics.MerchantName(metric, merchant)
+		m.merchant[k] = name
+	}
+	m.record(name, v)
+}
+
+// details is metrics.Details(outcome), kept per outcome.
+func (m *vmMetrics) details(outcome string) string {
+	d, ok := m.detail[outcome]
+	if !ok {
+		d = metrics.Details(outcome)
+		m.detail[outcome] = d
+	}
+	return d
 }
 
 // inc adds one to a counter, defining it on first use. The remote-JWKS

@@ -128,6 +128,15 @@ type Transfer struct {
 	cartJSON  []byte
 }
 
+// The constant refusals are built once: answering one formats and
+// allocates nothing. Their Response is shared and never modified.
+var (
+	replyAuthMissing     = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
+	replyAuthRepeated    = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
+	replyKeysUnavailable = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet"))
+	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
+)
+
 func errorReply(err *apierror.Error) Step {
 	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
 	if err.Kind == apierror.MethodNotAllowed {
@@ -179,14 +188,14 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	authz := values(h, "x-firmly-authorization")
 	switch {
 	case len(authz) == 0 || strings.Trim(authz[0], " \t") == "":
-		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
+		return nil, replyAuthMissing
 	case len(authz) > 1:
-		return nil, errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
+		return nil, replyAuthRepeated
 	}
 	res := e.verifier.Verify(authz[0], now)
 	switch {
 	case res.Err != nil && res.Err.Unavailable:
-		return nil, withCache(errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet")), res.Cache)
+		return nil, withCache(replyKeysUnavailable, res.Cache)
 	case res.Err != nil:
 		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
 	}
@@ -208,7 +217,7 @@ func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Clai
 	}
 	m := e.cfg.Merchants[domain]
 	if m == nil {
-		return nil, errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
+		return nil, replyNotEnabled
 	}
 	if err := request.CheckContentType(values(h, "content-type")); err != nil {
 		return nil, merchantReply(err, domain)
