@@ -148,10 +148,10 @@ func parseCart(body []byte, lim Limits) (*Cart, *parseErr) {
 	if c.Currency, ok = money.Lookup(cur.Str); !ok {
 		return nil, bad("cart.currency: not an ISO 4217 currency")
 	}
-	if c.ShippingTotal, perr = amount(cart.Get("shipping_total"), "cart.shipping_total", false); perr != nil {
+	if c.ShippingTotal, perr = amount(cart.Get("shipping_total"), "cart.shipping_total", "", false); perr != nil {
 		return nil, perr
 	}
-	if c.TaxTotal, perr = amount(cart.Get("tax_total"), "cart.tax_total", false); perr != nil {
+	if c.TaxTotal, perr = amount(cart.Get("tax_total"), "cart.tax_total", "", false); perr != nil {
 		return nil, perr
 	}
 	if cp := cart.Get("coupons"); cp.Exists() && cp.Type != gjson.Null {
@@ -174,7 +174,7 @@ func parseCart(body []byte, lim Limits) (*Cart, *parseErr) {
 		return nil, bad("cart.line_items: more than %d lines", lim.MaxLineItems)
 	}
 	for i, it := range items {
-		l, perr := parseLine(it, fmt.Sprintf("cart.line_items[%d]", i))
+		l, perr := parseLine(it, "cart.line_items["+strconv.Itoa(i)+"]")
 		if perr != nil {
 			return nil, perr
 		}
@@ -187,13 +187,23 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 	if !it.IsObject() {
 		return Line{}, bad("%s: must be an object", key)
 	}
+	// One pass over the line's members instead of a Get (a scan from the
+	// start) per field; the first of repeated names wins, as with Get.
+	var f [numLineFields]gjson.Result
+	var seen [numLineFields]bool
+	it.ForEach(func(k, v gjson.Result) bool {
+		if i, ok := lineField(k.Str); ok && !seen[i] {
+			f[i], seen[i] = v, true
+		}
+		return true
+	})
 	l := Line{RequiresShipping: true}
 	var perr *parseErr
-	str := func(name string, required bool, dst *string) {
+	str := func(i int, required bool, dst *string) {
 		if perr != nil {
 			return
 		}
-		v := it.Get(name)
+		name, v := lineFields[i], f[i]
 		if !v.Exists() || v.Type == gjson.Null {
 			if required {
 				perr = bad("%s.%s: required", key, name)
@@ -210,35 +220,35 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 		}
 		*dst = v.Str
 	}
-	str("platform_line_item_id", true, &l.PlatformLineItemID)
-	str("sku", true, &l.SKU)
-	str("description", true, &l.Description)
-	str("base_sku", false, &l.BaseSKU)
-	str("variant_id", false, &l.VariantID)
-	str("variant_description", false, &l.VariantDescription)
+	str(0, true, &l.PlatformLineItemID)
+	str(1, true, &l.SKU)
+	str(2, true, &l.Description)
+	str(3, false, &l.BaseSKU)
+	str(4, false, &l.VariantID)
+	str(5, false, &l.VariantDescription)
 	if perr != nil {
 		return Line{}, perr
 	}
-	if l.Quantity, perr = amount(it.Get("quantity"), key+".quantity", true); perr != nil {
+	if l.Quantity, perr = amount(f[6], key, ".quantity", true); perr != nil {
 		return Line{}, perr
 	}
 	if l.Quantity < 1 {
 		return Line{}, bad("%s.quantity: must be at least 1", key)
 	}
-	if l.UnitPrice, perr = amount(it.Get("unit_price"), key+".unit_price", true); perr != nil {
+	if l.UnitPrice, perr = amount(f[7], key, ".unit_price", true); perr != nil {
 		return Line{}, perr
 	}
-	if l.AvailableQuantity, perr = amount(it.Get("available_quantity"), key+".available_quantity", true); perr != nil {
+	if l.AvailableQuantity, perr = amount(f[8], key, ".available_quantity", true); perr != nil {
 		return Line{}, perr
 	}
-	if m := it.Get("msrp"); m.Exists() && m.Type != gjson.Null {
-		v, perr := amount(m, key+".msrp", true)
+	if m := f[9]; m.Exists() && m.Type != gjson.Null {
+		v, perr := amount(m, key, ".msrp", true)
 		if perr != nil {
 			return Line{}, perr
 		}
 		l.MSRP = &v
 	}
-	if img := it.Get("image"); img.Exists() && img.Type != gjson.Null {
+	if img := f[10]; img.Exists() && img.Type != gjson.Null {
 		if !img.IsObject() || img.Get("url").Type != gjson.String {
 			return Line{}, bad("%s.image: must be an object with a url string", key)
 		}
@@ -248,7 +258,7 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 		}
 		l.Image = &Image{URL: img.Get("url").Str, Alt: alt.Str}
 	}
-	if rs := it.Get("requires_shipping"); rs.Exists() && rs.Type != gjson.Null {
+	if rs := f[11]; rs.Exists() && rs.Type != gjson.Null {
 		if !rs.IsBool() {
 			return Line{}, bad("%s.requires_shipping: must be true or false", key)
 		}
@@ -259,24 +269,42 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 
 // amount reads a non-negative integer no larger than money.Max. Absent is 0
 // unless required.
-func amount(v gjson.Result, key string, required bool) (int64, *parseErr) {
+func amount(v gjson.Result, key, field string, required bool) (int64, *parseErr) {
 	if !v.Exists() || v.Type == gjson.Null {
 		if required {
-			return 0, bad("%s: required", key)
+			return 0, bad("%s%s: required", key, field)
 		}
 		return 0, nil
 	}
 	if v.Type != gjson.Number || !isInteger(v.Raw) {
-		return 0, bad("%s: must be an integer", key)
+		return 0, bad("%s%s: must be an integer", key, field)
 	}
 	n, err := strconv.ParseInt(v.Raw, 10, 64)
 	if err != nil || n > money.Max {
-		return 0, bad("%s: too large", key)
+		return 0, bad("%s%s: too large", key, field)
 	}
 	if n < 0 {
-		return 0, bad("%s: must not be negative", key)
+		return 0, bad("%s%s: must not be negative", key, field)
 	}
 	return n, nil
+}
+
+// The members of a line item parseLine reads.
+const numLineFields = 12
+
+var lineFields = [numLineFields]string{
+	"platform_line_item_id", "sku", "description", "base_sku", "variant_id", "variant_description",
+	"quantity", "unit_price", "available_quantity", "msrp", "image", "requires_shipping",
+}
+
+// lineField finds a member's index in lineFields.
+func lineField(name string) (int, bool) {
+	for i, n := range lineFields {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // CheckCart refuses an empty cart and lines wanting more than the live
