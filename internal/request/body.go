@@ -2,6 +2,7 @@ package request
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -150,48 +151,114 @@ func checkVisible(field, s string, min, max int) *apierror.Error {
 }
 
 // duplicateKey finds the first object key that repeats, at any depth, but
-// does not look inside handle.merchantData.
+// does not look inside handle.merchantData. The path of the duplicate is
+// built only once one is found: building every member's path (and a map
+// per object) was most of a body's parsing cost.
 func duplicateKey(v gjson.Result, path string) (string, bool) {
+	var at *pathSeg
+	if path != "" {
+		at = &pathSeg{key: path}
+	}
+	if dup := findDuplicate(v, at); dup != nil {
+		return dup.String(), true
+	}
+	return "", false
+}
+
+// pathSeg is one step of a JSON path: a key, or an array index when key
+// is empty and index >= 0.
+type pathSeg struct {
+	parent *pathSeg
+	key    string
+	index  int
+}
+
+func (s *pathSeg) String() string {
+	if s == nil {
+		return ""
+	}
+	p := s.parent.String()
+	if s.index >= 0 && s.key == "" {
+		return p + "[" + strconv.Itoa(s.index) + "]"
+	}
+	if p == "" {
+		return s.key
+	}
+	return p + "." + s.key
+}
+
+// isMerchantData reports whether s is the path handle.merchantData (as a
+// string, as before: a key may itself contain a dot).
+func (s *pathSeg) isMerchantData() bool {
+	return s != nil && s.index < 0 && strings.HasSuffix(s.key, "merchantData") && s.String() == "handle.merchantData"
+}
+
+// findDuplicate returns the path of the first repeated key under v, at
+// path at, or nil.
+func findDuplicate(v gjson.Result, at *pathSeg) *pathSeg {
 	switch {
 	case v.IsObject():
-		if path == "handle.merchantData" {
-			return "", false
+		if at.isMerchantData() {
+			return nil
 		}
-		seen := map[string]bool{}
-		var dupPath string
-		found := false
+		// Small objects compare keys in place; larger ones use a map, so a
+		// body of many keys stays linear.
+		var few [8]string
+		n := 0
+		var seen map[string]bool
+		var dup *pathSeg
 		v.ForEach(func(k, val gjson.Result) bool {
-			p := k.Str
-			if path != "" {
-				p = path + "." + k.Str
+			repeated := false
+			if seen != nil {
+				repeated = seen[k.Str]
+			} else {
+				for _, f := range few[:n] {
+					if f == k.Str {
+						repeated = true
+						break
+					}
+				}
 			}
-			if seen[k.Str] {
-				dupPath, found = p, true
+			if repeated {
+				dup = &pathSeg{parent: at, key: k.Str, index: -1}
 				return false
 			}
-			seen[k.Str] = true
-			if dp, ok := duplicateKey(val, p); ok {
-				dupPath, found = dp, true
-				return false
+			switch {
+			case seen != nil:
+				seen[k.Str] = true
+			case n < len(few):
+				few[n] = k.Str
+				n++
+			default:
+				seen = make(map[string]bool, 2*len(few))
+				for _, f := range few {
+					seen[f] = true
+				}
+				seen[k.Str] = true
+			}
+			if val.IsObject() || val.IsArray() {
+				dup = findDuplicate(val, &pathSeg{parent: at, key: k.Str, index: -1})
+				return dup == nil
 			}
 			return true
 		})
-		return dupPath, found
+		return dup
 	case v.IsArray():
-		var dupPath string
-		found := false
+		var dup *pathSeg
 		i := 0
 		v.ForEach(func(_, val gjson.Result) bool {
-			if dp, ok := duplicateKey(val, fmt.Sprintf("%s[%d]", path, i)); ok {
-				dupPath, found = dp, true
-				return false
+			if val.IsObject() || val.IsArray() {
+				dup = findDuplicate(val, &pathSeg{parent: at, index: i})
+				if dup != nil {
+					return false
+				}
 			}
 			i++
 			return true
 		})
-		return dupPath, found
+		return dup
 	}
-	return "", false
+	return nil
 }
 
 // ParseCookies validates and normalises the cookies array (absent or null
