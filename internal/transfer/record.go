@@ -1,6 +1,9 @@
 package transfer
 
-import "github.com/firmly/session-transfer-filter/internal/jsonw"
+import (
+	"github.com/firmly/session-transfer-filter/internal/cart"
+	"github.com/firmly/session-transfer-filter/internal/jsonw"
+)
 
 // record is what the session backend stores (SPEC §2.6); the JSON names are
 // those json.Marshal would use with these tags.
@@ -17,6 +20,23 @@ type record struct {
 // writes with Cart as a json.RawMessage (the cart is already compact and
 // escaped, so it is copied as is).
 func appendRecord(b []byte, r record) []byte {
+	b = appendRecordHead(b, r)
+	b = append(b, r.Cart...)
+	return appendRecordTail(b, r)
+}
+
+// appendRecordWithCart is appendRecord with the cart written in place by
+// cart.AppendJSON; it also returns the cart's part of the record.
+func appendRecordWithCart(b []byte, r record, c *cart.ShoppingCart) (rec, cartJSON []byte) {
+	b = appendRecordHead(b, r)
+	start := len(b)
+	b = c.AppendJSON(b)
+	end := len(b)
+	b = appendRecordTail(b, r)
+	return b, b[start:end:end]
+}
+
+func appendRecordHead(b []byte, r record) []byte {
 	b = append(b, `{"session_key":`...)
 	b = jsonw.String(b, r.SessionKey)
 	b = append(b, `,"device_id":`...)
@@ -27,8 +47,10 @@ func appendRecord(b []byte, r record) []byte {
 	}
 	b = append(b, `,"domain":`...)
 	b = jsonw.String(b, r.Domain)
-	b = append(b, `,"cart":`...)
-	b = append(b, r.Cart...)
+	return append(b, `,"cart":`...)
+}
+
+func appendRecordTail(b []byte, r record) []byte {
 	b = append(b, `,"transferred_at":`...)
 	b = jsonw.Int(b, r.TransferredAt)
 	return append(b, '}')

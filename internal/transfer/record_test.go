@@ -3,6 +3,8 @@ package transfer
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/firmly/session-transfer-filter/internal/cart"
 )
 
 // The record as json.Marshal wrote it before the hand-written encoder.
@@ -28,4 +30,21 @@ func FuzzRecordMatchesMarshal(f *testing.F) {
 			t.Errorf("got %s\nwant %s", got, want)
 		}
 	})
+}
+
+func TestRecordWithCartWritesTheCartInPlace(t *testing.T) {
+	c := &cart.ShoppingCart{CartID: "cart_1", Coupons: []string{"<b>"}, LineItems: []cart.LineItem{{SKU: "A"}}}
+	cartJSON := c.AppendJSON(nil)
+	r := record{"key", "dev-1", "app-1", "staging.luma.gift", nil, 1764547200}
+	for _, capacity := range []int{0, 16, 4096} { // the buffer grows inside the cart, after it, or not at all
+		rec, part := appendRecordWithCart(make([]byte, 0, capacity), r, c)
+		r.Cart = cartJSON
+		if want := appendRecord(nil, r); string(rec) != string(want) {
+			t.Errorf("capacity %d: record %s, want %s", capacity, rec, want)
+		}
+		r.Cart = nil
+		if string(part) != string(cartJSON) {
+			t.Errorf("capacity %d: cart part %s, want %s", capacity, part, cartJSON)
+		}
+	}
 }

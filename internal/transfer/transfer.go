@@ -317,8 +317,9 @@ func (t *Transfer) OnMerchantResponse(status int, body []byte, bodySize int, now
 	if berr != nil {
 		return t.fail(apierror.New(apierror.InvalidMerchantResponse, "merchant cart: %v", berr))
 	}
-	t.cartJSON = v2.AppendJSON(make([]byte, 0, 2048))
-	body = appendRecord(make([]byte, 0, len(t.cartJSON)+256), record{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, t.cartJSON, now.Unix()})
+	// The cart is written once, into the record; the reply's body is that
+	// part of the record (neither is modified afterwards).
+	body, t.cartJSON = appendRecordWithCart(make([]byte, 0, 2560), record{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, nil, now.Unix()}, v2)
 	b := t.e.cfg.Backend
 	h := [][2]string{
 		{":method", "PUT"}, {":path", b.PathPrefix + t.key}, {":authority", b.Authority},
