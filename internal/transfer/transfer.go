@@ -161,8 +161,10 @@ func values(h [][2]string, key string) []string {
 }
 
 func first(h [][2]string, key string) string {
-	if v := values(h, key); len(v) > 0 {
-		return v[0]
+	for _, kv := range h {
+		if kv[0] == key {
+			return kv[1]
+		}
 	}
 	return ""
 }
