@@ -41,31 +41,31 @@ type pluginContext struct {
 func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCriticalf("session-transfer: refusing to start: internal error: %v", r)
+			logf(levelCritical, "session-transfer: refusing to start: internal error: %v", r)
 			status = types.OnPluginStartStatusFailed
 		}
 	}()
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
-		proxywasm.LogCriticalf("session-transfer: refusing to start: cannot read the configuration: %v", err)
+		logf(levelCritical, "session-transfer: refusing to start: cannot read the configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
 	cfg, err := config.Parse(data, os.LookupEnv)
 	if err != nil {
-		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		logf(levelCritical, "session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
 	engine, err := transfer.New(cfg)
 	if err != nil {
-		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		logf(levelCritical, "session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
 	if err := p.startJWKS(cfg.Auth.RemoteJWKS, engine.Verifier()); err != nil {
-		proxywasm.LogCriticalf("session-transfer: refusing to start: %v", err)
+		logf(levelCritical, "session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
-	proxywasm.LogInfof("session-transfer: version %s started with %d merchant(s), pause_on_headers=%v", version, len(cfg.Merchants), cfg.PauseOnHeaders)
+	logf(levelInfo, "session-transfer: version %s started with %d merchant(s), pause_on_headers=%v", version, len(cfg.Merchants), cfg.PauseOnHeaders)
 	return types.OnPluginStartStatusOK
 }
 

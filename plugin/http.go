@@ -171,17 +171,7 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 	if c.gone || c.replied || c.t == nil {
 		return
 	}
-	status := 0 // zero headers: the callout was reset
-	if numHeaders > 0 {
-		hs, err := proxywasm.GetHttpCallResponseHeaders()
-		if err == nil {
-			for _, kv := range hs {
-				if kv[0] == ":status" {
-					status, _ = strconv.Atoi(kv[1])
-				}
-			}
-		}
-	}
+	status := calloutStatus(numHeaders)
 	// Dispatch to answer, for every answer: a timeout arrives as a 504
 	// and a reset as zero headers.
 	elapsed := uint64(max(now().Sub(c.dispatched).Milliseconds(), 0))
@@ -199,6 +189,25 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 		}
 	}
 	c.run(c.t.OnCalloutAnswer(status, body, bodySize, now()))
+}
+
+// calloutStatus is the :status of the callout answer being delivered, or 0
+// when it came with zero headers (Envoy's way of saying the call was reset).
+func calloutStatus(numHeaders int) int {
+	if numHeaders == 0 {
+		return 0
+	}
+	hs, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil {
+		return 0
+	}
+	for _, kv := range hs {
+		if kv[0] == ":status" {
+			status, _ := strconv.Atoi(kv[1])
+			return status
+		}
+	}
+	return 0
 }
 
 // reply sends a local response, with response-code details naming the

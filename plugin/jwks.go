@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -22,8 +21,6 @@ const (
 	// jwksTickMs is how often the schedule is asked; refresh and retry are
 	// whole seconds, so a one-second tick keeps them to within a second.
 	jwksTickMs = 1000
-	// maxJWKSBytes is the largest usable answer.
-	maxJWKSBytes = 64 << 10
 )
 
 // jwksFetcher keeps one VM's remote keys fresh. Failure policy: a failed
@@ -59,7 +56,7 @@ func (p *pluginContext) OnTick() {
 	f := p.jwks
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCriticalf("session-transfer: recovered from panic in the JWKS tick: %v", r)
+			logf(levelCritical, "session-transfer: recovered from panic in the JWKS tick: %v", r)
 			if f != nil {
 				f.abandon()
 			}
@@ -92,7 +89,7 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 	f.awaiting = false
 	defer func() {
 		if r := recover(); r != nil {
-			proxywasm.LogCriticalf("session-transfer: recovered from panic in the JWKS answer: %v", r)
+			logf(levelCritical, "session-transfer: recovered from panic in the JWKS answer: %v", r)
 			f.abandon()
 		}
 	}()
@@ -101,14 +98,7 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 		f.failed(at, "the connection was reset")
 		return
 	}
-	status := 0
-	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
-		for _, kv := range hs {
-			if kv[0] == ":status" {
-				status, _ = strconv.Atoi(kv[1])
-			}
-		}
-	}
+	status := calloutStatus(numHeaders)
 	switch {
 	case status == 504:
 		f.failed(at, "answered 504 (timed out)")
@@ -116,8 +106,8 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 	case status != 200:
 		f.failed(at, fmt.Sprintf("answered %d, want 200", status))
 		return
-	case bodySize > maxJWKSBytes:
-		f.failed(at, fmt.Sprintf("answer of %d bytes is larger than %d", bodySize, maxJWKSBytes))
+	case bodySize > auth.MaxRemoteJWKSBytes:
+		f.failed(at, fmt.Sprintf("answer of %d bytes is larger than %d", bodySize, auth.MaxRemoteJWKSBytes))
 		return
 	}
 	var body []byte
@@ -137,7 +127,7 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 	f.loaded = true
 	f.schedule.Done(true, at)
 	f.count(true)
-	proxywasm.LogInfof("session-transfer: remote JWKS loaded from cluster %q: %d key(s); next refresh in %s",
+	logf(levelInfo, "session-transfer: remote JWKS loaded from cluster %q: %d key(s); next refresh in %s",
 		f.cfg.Cluster, keys.Len(), f.schedule.Next().Sub(at).Round(time.Second))
 }
 
@@ -152,7 +142,7 @@ func (f *jwksFetcher) failed(at time.Time, cause string) {
 	if len(cause) > 512 {
 		cause = cause[:512] + "..."
 	}
-	proxywasm.LogWarnf("session-transfer: remote JWKS fetch from cluster %q: %s; %s; retrying in %s (failure %d in a row)",
+	logf(levelWarn, "session-transfer: remote JWKS fetch from cluster %q: %s; %s; retrying in %s (failure %d in a row)",
 		f.cfg.Cluster, cause, kept, f.schedule.Next().Sub(at).Round(time.Second), f.schedule.Failures())
 }
 
