@@ -367,3 +367,22 @@ func TestTokenCacheCounters(t *testing.T) {
 		t.Errorf("token_cache_hits %d, token_cache_misses %d; want 2 and 1", hits, misses)
 	}
 }
+
+// auth.token_cache_entries 0 disables the cache: a repeated token is
+// verified in full every time, and neither counter moves.
+func TestTokenCacheCanBeDisabled(t *testing.T) {
+	st := newStack(t, stackOpts{hostConfig: func(c *envoyhost.Config) {
+		c.PluginConfig = []byte(strings.Replace(string(c.PluginConfig), `"allowed_app_ids"`, `"token_cache_entries": 0, "allowed_app_ids"`, 1))
+	}})
+	tok := validToken(t)
+	for i := 0; i < 3; i++ {
+		r := st.req(t, objectBody)
+		r.Headers[1] = [2]string{"x-firmly-authorization", tok}
+		cartOf(t, st.do(t, r))
+	}
+	_, hits := st.host.Metric("session_transfer.token_cache_hits")
+	_, misses := st.host.Metric("session_transfer.token_cache_misses")
+	if hits || misses {
+		t.Errorf("token-cache counters defined (hits %v, misses %v) with the cache disabled", hits, misses)
+	}
+}
