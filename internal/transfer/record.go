@@ -12,22 +12,14 @@ type record struct {
 	DeviceID      string `json:"device_id"`
 	AppID         string `json:"app_id,omitempty"`
 	Domain        string `json:"domain"`
-	Cart          []byte `json:"cart"` // compact JSON, as cart.AppendJSON writes it
 	TransferredAt int64  `json:"transferred_at"`
 }
 
-// appendRecord writes r without reflection, byte for byte what json.Marshal
-// writes with Cart as a json.RawMessage (the cart is already compact and
-// escaped, so it is copied as is).
-func appendRecord(b []byte, r record) []byte {
-	b = appendRecordHead(b, r)
-	b = append(b, r.Cart...)
-	return appendRecordTail(b, r)
-}
-
-// appendRecordWithCart is appendRecord with the cart written in place by
-// cart.AppendJSON; it also returns the cart's part of the record.
-func appendRecordWithCart(b []byte, r record, c *cart.ShoppingCart) (rec, cartJSON []byte) {
+// appendRecord writes r with the cart c in its "cart" member, without
+// reflection: byte for byte what json.Marshal writes with the cart as a
+// json.RawMessage. The cart is written in place by cart.AppendJSON, and its
+// part of the record is returned too (it is the reply's body).
+func appendRecord(b []byte, r record, c *cart.ShoppingCart) (rec, cartJSON []byte) {
 	b = appendRecordHead(b, r)
 	start := len(b)
 	b = c.AppendJSON(b)

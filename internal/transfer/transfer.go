@@ -321,7 +321,7 @@ func (t *Transfer) OnMerchantResponse(status int, body []byte, bodySize int, now
 	}
 	// The cart is written once, into the record; the reply's body is that
 	// part of the record (neither is modified afterwards).
-	body, t.cartJSON = appendRecordWithCart(make([]byte, 0, 2560), record{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, nil, now.Unix()}, v2)
+	body, t.cartJSON = appendRecord(make([]byte, 0, 2560), record{t.key, t.claims.DeviceID, t.claims.AppID, t.domain, now.Unix()}, v2)
 	b := t.e.cfg.Backend
 	h := [][2]string{
 		{":method", "PUT"}, {":path", b.PathPrefix + t.key}, {":authority", b.Authority},
