@@ -135,11 +135,7 @@ func (vm *VM) canary() bool { return vm.name == "canary" }
 // for a new period, disabled by 0.
 func (vm *VM) setTickPeriodLocked(ms uint32) {
 	vm.tickPeriodMs = ms
-	vm.tickGen++
-	if vm.tickTimer != nil {
-		vm.tickTimer.Stop()
-		vm.tickTimer = nil
-	}
+	vm.stopTickLocked()
 	if !vm.ticking() {
 		return
 	}
