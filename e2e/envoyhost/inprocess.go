@@ -18,15 +18,12 @@ func (u *upstreamRequest) runHandler(h http.Handler, headers Pairs, done func(*r
 	for !u.eos && !u.aborted && !u.timedOut {
 		u.cond.Wait()
 	}
-	aborted, timedOut := u.aborted, u.timedOut
+	stop := u.aborted || u.timedOut
 	body := bytes.Join(u.chunks, nil)
 	u.chunks = nil
 	u.mu.Unlock()
-	if aborted {
-		return
-	}
-	if timedOut {
-		done(nil, errTimeout)
+	if stop {
+		u.finish(done, nil, nil) // nothing after an abort; a timeout is answered as one
 		return
 	}
 	req := httptest.NewRequest(firstValue(headers, ":method"), firstValue(headers, ":path"), bytes.NewReader(body))
@@ -45,14 +42,5 @@ func (u *upstreamRequest) runHandler(h http.Handler, headers Pairs, done func(*r
 			r.headers = append(r.headers, [2]string{strings.ToLower(k), v})
 		}
 	}
-	u.mu.Lock()
-	aborted = u.aborted
-	u.finished = true
-	u.mu.Unlock()
-	if u.timer != nil {
-		u.timer.Stop()
-	}
-	if !aborted {
-		done(r, nil)
-	}
+	u.finish(done, r, nil)
 }

@@ -94,23 +94,28 @@ func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time
 	return u
 }
 
-func (u *upstreamRequest) run(c Cluster, headers Pairs, done func(*rawResponse, error)) {
-	finish := func(r *rawResponse, err error) {
-		u.mu.Lock()
-		aborted, timedOut := u.aborted, u.timedOut
-		u.finished = true
-		u.mu.Unlock()
-		if u.timer != nil {
-			u.timer.Stop()
-		}
-		if aborted {
-			return
-		}
-		if timedOut {
-			err = errTimeout
-		}
-		done(r, err)
+// finish ends the request once: nothing is delivered after an abort, and
+// a request that outlived its timeout is answered as timed out whatever
+// came back.
+func (u *upstreamRequest) finish(done func(*rawResponse, error), r *rawResponse, err error) {
+	u.mu.Lock()
+	aborted, timedOut := u.aborted, u.timedOut
+	u.finished = true
+	u.mu.Unlock()
+	if u.timer != nil {
+		u.timer.Stop()
 	}
+	if aborted {
+		return
+	}
+	if timedOut {
+		r, err = nil, errTimeout
+	}
+	done(r, err)
+}
+
+func (u *upstreamRequest) run(c Cluster, headers Pairs, done func(*rawResponse, error)) {
+	finish := func(r *rawResponse, err error) { u.finish(done, r, err) }
 	dialTimeout := 5 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	conn, err := dialCluster(ctx, c)
@@ -333,6 +338,11 @@ func (s *Stream) routeRequest(headers Pairs, eos bool) {
 			return
 		}
 		s.event("upstream: %s", firstValue(r.headers, ":status"))
+		// Envoy's router sets these details when upstream headers arrive; a
+		// local reply from the response path replaces them.
+		s.mu.Lock()
+		s.resp.Details = "via_upstream"
+		s.mu.Unlock()
 		s.encode(r.headers, r.body, len(r.body) == 0)
 	})
 }
