@@ -74,11 +74,7 @@ func (s *Stream) operator(name, arg, maxLen string, end time.Time) (v any, ok bo
 	case "RESPONSE_CODE":
 		return s.resp.Status, true
 	case "RESPONSE_CODE_DETAILS":
-		d := s.resp.Details
-		if d == "" && !s.resp.Local && s.resp.Status != 0 {
-			d = "via_upstream"
-		}
-		return str(d, d != "")
+		return str(s.resp.Details, s.resp.Details != "")
 	case "DURATION":
 		return end.Sub(s.started).Milliseconds(), true
 	case "FILTER_STATE":
@@ -112,7 +108,7 @@ func (s *Stream) writeAccessLog() {
 	if a == nil {
 		return
 	}
-	end := time.Now()
+	end := h.now()
 	s.mu.Lock()
 	var line string
 	if a.JSON != nil {
@@ -138,8 +134,10 @@ func (s *Stream) writeAccessLog() {
 		b.WriteByte('}')
 		line = b.String()
 	} else {
-		v, _ := s.format(a.Text, end)
-		line = fmt.Sprint(v)
+		line = "-" // a lone operator with no value, as Envoy prints it
+		if v, ok := s.format(a.Text, end); ok {
+			line = fmt.Sprint(v)
+		}
 	}
 	s.mu.Unlock()
 	h.mu.Lock()

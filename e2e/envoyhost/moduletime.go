@@ -1,7 +1,6 @@
 package envoyhost
 
 import (
-	"sort"
 	"time"
 )
 
@@ -42,16 +41,6 @@ func (m ModuleTime) Module() time.Duration {
 		d += e.Module
 	}
 	return d
-}
-
-// Names lists the exports called, sorted.
-func (m ModuleTime) Names() []string {
-	var out []string
-	for n := range m.Exports {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // moduleAcct is one VM's accounting; used only under vm.mu.

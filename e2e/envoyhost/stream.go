@@ -44,8 +44,9 @@ type Response struct {
 	Trailers Pairs
 	// Local is true when Envoy or the filter generated the response.
 	Local bool
-	// Details is the response code details of a local response
-	// (for example wasm_fail_stream or the filter's details string).
+	// Details is the response code details: via_upstream for an upstream
+	// answer, else those of the local response (for example
+	// wasm_fail_stream or the filter's details string).
 	Details string
 	// Reset is true when the stream was reset instead of answered.
 	Reset bool
@@ -148,7 +149,7 @@ func (s *Stream) SendHeaders(h Pairs, endOfStream bool) {
 		return
 	}
 	s.requestHeadersCopy = append(Pairs(nil), h...)
-	s.started = time.Now()
+	s.started = s.vm.host.now()
 	s.req.headers = lowerKeys(h)
 	s.req.headersEOS = endOfStream
 	s.req.bodyEOS = endOfStream
