@@ -10,24 +10,17 @@ package localstack
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/cristalhq/jwt/v4"
 
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/firmly/session-transfer-filter/e2e/envoyconfig"
@@ -36,7 +29,11 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/refissuer"
 	"github.com/firmly/session-transfer-filter/e2e/refmerchant"
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
+
+// localWorkers is the number of worker VMs of the local run.
+const localWorkers = 2
 
 // Options configure a local stack.
 type Options struct {
@@ -207,7 +204,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		PluginConfig: []byte(w.PluginConfig), Env: w.Env, Envoy: o.Envoy,
 		AllowOnHeadersStopIteration: w.AllowOnHeadersStopIteration,
 		Clusters:                    hostClusters, Routes: routes, FailurePolicy: policy,
-		PluginName: w.Name, RootID: w.RootID, VMID: w.VMID, Workers: 2, Logger: o.Logger,
+		PluginName: w.Name, RootID: w.RootID, VMID: w.VMID, Workers: localWorkers, Logger: o.Logger,
 		BufferLimit:    int(listenerBufferLimit(ec)),
 		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog, Clock: o.Clock,
 	})
@@ -229,7 +226,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	if jwksCluster != "" {
-		if err := s.waitForKeys(ctx, 2); err != nil { // the two workers above
+		if err := s.waitForKeys(ctx, localWorkers); err != nil {
 			return nil, err
 		}
 	}
@@ -241,7 +238,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 // ErrorAuthUnavailable.
 func (s *Stack) waitForKeys(ctx context.Context, workers uint64) error {
 	for {
-		if n, _ := s.Host.Metric("session_transfer.jwks_fetch_success"); n >= workers {
+		if n, _ := s.Host.Metric(metrics.JWKSFetchSuccess); n >= workers {
 			return nil
 		}
 		if s.opts.Clock != nil {
@@ -254,7 +251,7 @@ func (s *Stack) waitForKeys(ctx context.Context, workers uint64) error {
 			}
 		}
 		if ctx.Err() != nil {
-			failures, _ := s.Host.Metric("session_transfer.jwks_fetch_failure")
+			failures, _ := s.Host.Metric(metrics.JWKSFetchFailure)
 			return fmt.Errorf("localstack: the plugin did not load the remote JWKS (%d failed fetches): %w", failures, ctx.Err())
 		}
 	}
@@ -377,31 +374,12 @@ func (s *Stack) Close() {
 // e2e/dev/device-token-key.jwk (kid dev-1), the key the reference issuer
 // serves until it is rotated.
 func DevToken(repoRoot, deviceID string, ttl time.Duration) (string, error) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "e2e", "dev", "device-token-key.jwk"))
+	iss, err := refissuer.Load(filepath.Join(repoRoot, "e2e", "dev", "device-token-key.jwk"))
 	if err != nil {
 		return "", fmt.Errorf("localstack: development key: %w", err)
 	}
-	var k struct{ Kid, X, Y, D string }
-	if err := json.Unmarshal(raw, &k); err != nil {
-		return "", fmt.Errorf("localstack: development key: %w", err)
-	}
-	num := func(s string) *big.Int {
-		b, _ := base64.RawURLEncoding.DecodeString(s)
-		return new(big.Int).SetBytes(b)
-	}
-	key := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: elliptic.P256(), X: num(k.X), Y: num(k.Y)}, D: num(k.D)}
-	signer, err := jwt.NewSignerES(jwt.ES256, key)
-	if err != nil {
-		return "", err
-	}
-	now := time.Now()
-	tok, err := jwt.NewBuilder(signer, jwt.WithKeyID(k.Kid)).Build(map[string]any{
-		"device_id": deviceID, "app_id": "local-dev", "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
-	})
-	if err != nil {
-		return "", err
-	}
-	return tok.String(), nil
+	tok, _, _, err := iss.Mint(deviceID, "local-dev", ttl)
+	return tok, err
 }
 
 // Curl is a ready-to-paste transfer of the fixture's demo session.
