@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,8 +79,8 @@ func (h *Host) StatsText() string {
 			fmt.Fprintf(&b, "%s: No recorded values\n", s.name)
 			continue
 		}
-		sorted := append([]uint64(nil), s.samples...)
-		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		sorted := s.samples // snapshot's own copy
+		slices.Sort(sorted)
 		b.WriteString(s.name + ":")
 		for _, q := range []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100} {
 			i := int(math.Ceil(q/100*float64(len(sorted)))) - 1
@@ -102,19 +103,16 @@ func (h *Host) StatsPrometheus() string {
 		s      statSnapshot
 	}
 	families := map[string][]series{}
-	kinds := map[string]uint32{}
 	for _, s := range h.snapshot() {
+		// Every metric here is a wasm custom one: Envoy strips the
+		// namespace and adds no envoy_ prefix.
 		bare, tags := h.extractTags(s.name)
 		name := promUnsafe.ReplaceAllString(strings.TrimPrefix(bare, customNamespace), "_")
-		if !strings.HasPrefix(bare, customNamespace) {
-			name = "envoy_" + promUnsafe.ReplaceAllString(bare, "_")
-		}
 		var l []string
 		for _, t := range tags {
 			l = append(l, fmt.Sprintf("%s=%q", promUnsafe.ReplaceAllString(t.name, "_"), t.value))
 		}
 		families[name] = append(families[name], series{strings.Join(l, ","), s})
-		kinds[name] = s.kind
 	}
 	names := make([]string, 0, len(families))
 	for n := range families {
@@ -134,7 +132,8 @@ func (h *Host) StatsPrometheus() string {
 		return "{" + labels + "," + extra + "}"
 	}
 	for _, n := range names {
-		switch kinds[n] {
+		kind := families[n][0].s.kind
+		switch kind {
 		case metricCounter:
 			fmt.Fprintf(&b, "# TYPE %s counter\n", n)
 		case metricGauge:
@@ -143,7 +142,7 @@ func (h *Host) StatsPrometheus() string {
 			fmt.Fprintf(&b, "# TYPE %s histogram\n", n)
 		}
 		for _, sr := range families[n] {
-			if kinds[n] != metricHistogram {
+			if kind != metricHistogram {
 				fmt.Fprintf(&b, "%s%s %d\n", n, braces(sr.labels, ""), sr.s.value)
 				continue
 			}
