@@ -125,10 +125,10 @@ func TestEveryOutcomeIsObservable(t *testing.T) {
 				t.Errorf("details: got %q, want %q", resp.Details, want)
 			}
 			fs := resp.FilterState
-			if fs["wasm.session_transfer.outcome"] != c.outcome || fs["wasm.session_transfer.merchant"] != c.merchant {
+			if fs["wasm."+metrics.StateOutcome] != c.outcome || fs["wasm."+metrics.StateMerchant] != c.merchant {
 				t.Errorf("filter state: got %v, want outcome %s merchant %s", fs, c.outcome, c.merchant)
 			}
-			if got, ok := fs["wasm.session_transfer.merchant_status"]; got != c.merchantStatus || ok != (c.merchantStatus != "") {
+			if got, ok := fs["wasm."+metrics.StateMerchantStatus]; got != c.merchantStatus || ok != (c.merchantStatus != "") {
 				t.Errorf("merchant_status: got %q (present %v), want %q", got, ok, c.merchantStatus)
 			}
 			if n, _ := st.host.Metric(metrics.RequestsName(c.outcome, c.merchant)); n != 1 {
@@ -338,7 +338,7 @@ func TestRecoveredPanicIsObservable(t *testing.T) {
 	if resp.Status != 500 || resp.Details != "session_transfer.ErrorInternal" {
 		t.Errorf("got %d details %q, want 500 session_transfer.ErrorInternal", resp.Status, resp.Details)
 	}
-	if got := resp.FilterState["wasm.session_transfer.outcome"]; got != "ErrorInternal" {
+	if got := resp.FilterState["wasm."+metrics.StateOutcome]; got != "ErrorInternal" {
 		t.Errorf("outcome: got %q, want ErrorInternal", got)
 	}
 	if lines := answerLines(st.host)[envoyhost.LevelWarn]; len(lines) != 1 {

@@ -200,7 +200,7 @@ func (i *Issuer) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
 	})
 	mux.HandleFunc("POST /_admin/tokens", func(w http.ResponseWriter, r *http.Request) {
-		req := TokenRequest{DeviceID: "dev-device-1", AppID: "local-dev", TTLSeconds: 3600}
+		req := TokenRequest{AppID: "local-dev"} // device_id and ttl_seconds default below, also when sent empty
 		if r.ContentLength != 0 {
 			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
