@@ -78,7 +78,7 @@ case "$cmd" in
     build
     out=$(mktemp)
     trap 'rm -f "$out"' EXIT
-    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-9}" go test -count=1 -run '^TestPerfTable$' -v ./e2e >"$out" 2>&1; then
+    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-9}" go test -count=1 -run '^TestPerfTable$' -v ./e2e/perftest >"$out" 2>&1; then
       cat "$out" >&2
       exit 1
     fi
