@@ -2,6 +2,10 @@
 # Build, check, test and run the Session Transfer filter with the standard Go toolchain.
 set -euo pipefail
 cd "$(dirname "$0")"
+# One build flavour for every command: build and run compile with -trimpath (no machine paths in
+# the binaries), so check and test do too and share the build cache with them. A test run then
+# leaves the local stack's packages compiled for ./build.sh run and the quick-start test.
+export GOFLAGS="-trimpath${GOFLAGS:+ $GOFLAGS}"
 
 usage() {
   cat <<USAGE
