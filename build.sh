@@ -115,7 +115,8 @@ case "$cmd" in
     # keeps the output quiet. The timeout is far above any package's run time (the slowest,
     # the end-to-end packages, take well under a minute on a quiet 2-core machine), so it
     # only ends a hang.
-    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m ./... 2>&1 | talk $(go list ./...)
+    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m ./... 2>&1 |
+      talk $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
     # A module of its own (it stands in for gjson's pretty dependency), so ./... skips it.
     (cd internal/gjsonpretty && go test -count=1 -timeout 2m ./...)
     ;;
