@@ -2,6 +2,10 @@
 # Build, check, test and run the Session Transfer filter with the standard Go toolchain.
 set -euo pipefail
 cd "$(dirname "$0")"
+# One build flavour for every command: build and run compile with -trimpath (no machine paths in
+# the binaries), so check and test do too and share the build cache with them. A test run then
+# leaves the local stack's packages compiled for ./build.sh run and the quick-start test.
+export GOFLAGS="-trimpath${GOFLAGS:+ $GOFLAGS}"
 
 usage() {
   cat <<USAGE
@@ -15,6 +19,35 @@ usage: ./build.sh [command]
   clean   remove build outputs
 VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
 USAGE
+}
+
+# talk passes go test's output through unchanged and, after 30 s without a line, prints
+# "still running: <packages> (N s)": the packages (arguments) that have not reported yet.
+talk() {
+  local line partial="" start=$SECONDS said=$SECONDS p pkgs
+  local -A pending=()
+  for p in "$@"; do pending[$p]=1; done
+  while :; do
+    if IFS= read -r -t 1 line; then
+      line=$partial$line partial=""
+      printf '%s\n' "$line"
+      said=$SECONDS
+      if [[ $line =~ ^(ok|FAIL|\?)[[:space:]]+([^[:space:]]+) ]]; then
+        unset 'pending[${BASH_REMATCH[2]}]'
+      fi
+    elif (( $? > 128 )); then
+      partial+=$line # a timeout keeps what it read of an unfinished line
+      if (( SECONDS - said >= 30 )); then
+        pkgs=$(printf '%s\n' "${!pending[@]}" | sort | sed 's|^github.com/firmly/session-transfer-filter/||' | head -n 6 | paste -sd' ')
+        (( ${#pending[@]} <= 6 )) || pkgs+=" and $(( ${#pending[@]} - 6 )) more"
+        echo "still running: $pkgs ($((SECONDS - start)) s)"
+        said=$SECONDS
+      fi
+    else
+      [ -z "$partial$line" ] || printf '%s\n' "$partial$line"
+      break
+    fi
+  done
 }
 
 # version names the build: the git tag/commit (with -dirty for local changes), or "dev" outside
@@ -35,6 +68,29 @@ build() {
   echo "plugin.wasm: ${size} bytes ($(( size / 1024 )) KiB), version $v"
 }
 
+# compile_progress reads go build -v's output (one package a line, and any errors) and, every
+# 10 s, prints how many packages have compiled and which was last, so a cold compile that takes
+# minutes is not silent. Lines that are not package paths (compile errors) pass through.
+compile_progress() {
+  local line n=0 last="" start=$SECONDS said=$SECONDS
+  while :; do
+    if IFS= read -r -t 1 line; then
+      if [[ $line =~ ^[[:alnum:]._/-]+$ ]]; then
+        n=$((n + 1)) last=$line
+      else
+        printf '%s\n' "$line"
+      fi
+    elif (( $? <= 128 )); then
+      break # end of output
+    fi
+    if (( SECONDS - said >= 10 )); then
+      echo "  still compiling: $n packages so far, last $last ($((SECONDS - start)) s)"
+      said=$SECONDS
+    fi
+  done
+  (( n == 0 )) || echo "  compiled $n packages in $((SECONDS - start)) s"
+}
+
 # run compiles the local stack to a binary first, saying so, so a cold first run (module downloads,
 # then a minute or more of compiling) is not silent; then the stack replaces this shell, so Ctrl-C
 # (SIGINT) reaches it directly. The binary sits in the user's cache, one per checkout.
@@ -43,7 +99,8 @@ run() {
   bin="${XDG_CACHE_HOME:-$HOME/.cache}/session-transfer-filter/localstack-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
   mkdir -p "$(dirname "$bin")"
   echo "compiling the local stack (first run: a few minutes)..."
-  go build -trimpath -o "$bin" ./e2e/cmd/localstack
+  # go build -v names each package as it compiles it; say so every 10 s (none on a warm cache).
+  go build -v -trimpath -o "$bin" ./e2e/cmd/localstack 2>&1 | compile_progress
   echo "starting the local stack..."
   exec "$bin" -wasm plugin.wasm "$@"
 }
@@ -54,9 +111,14 @@ case "$cmd" in
   build) build ;;
   test)
     build
-    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 ./...
+    # Each package's ok/FAIL line comes as it finishes; talk adds a line while a slow package
+    # keeps the output quiet. The timeout is far above any package's run time (the slowest,
+    # the end-to-end packages, take well under a minute on a quiet 2-core machine), so it
+    # only ends a hang.
+    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m ./... 2>&1 |
+      talk $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
     # A module of its own (it stands in for gjson's pretty dependency), so ./... skips it.
-    (cd internal/gjsonpretty && go test -count=1 ./...)
+    (cd internal/gjsonpretty && go test -count=1 -timeout 2m ./...)
     ;;
   check)
     unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -78,7 +140,7 @@ case "$cmd" in
     build
     out=$(mktemp)
     trap 'rm -f "$out"' EXIT
-    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-9}" go test -count=1 -run '^TestPerfTable$' -v ./e2e >"$out" 2>&1; then
+    if ! PLUGIN_WASM="$PWD/plugin.wasm" PERF_TABLE="${PERF_ROUNDS:-9}" go test -count=1 -run '^TestPerfTable$' -v ./e2e/perftest >"$out" 2>&1; then
       cat "$out" >&2
       exit 1
     fi

@@ -16,7 +16,7 @@ import (
 
 // The remote JWKS wiring through proxytest: tick period, dispatch from the
 // root context, one fetch in flight, failures kept and retried, keys used.
-// The compiled module runs the same behaviours in e2e/jwks_test.go.
+// The compiled module runs the same behaviours in e2e/authtest/jwks_test.go.
 
 const remoteConfig = `{"auth":{"remote_jwks":{"cluster":"jwks","authority":"issuer.test","path":"/jwks","timeout_ms":1500,
 	  "refresh_seconds":60,"retry_seconds":2}},"session_key":{"secret":"test-secret-0123456789abcdef0123456789abcdef"},

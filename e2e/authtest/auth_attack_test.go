@@ -1,4 +1,4 @@
-package e2e
+package authtest
 
 import (
 	"crypto"
@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 )
 
@@ -28,8 +29,8 @@ import (
 // atkSign signs header and payload JSON text exactly as given with the
 // stack's keys (the harness's JWT library would normalise them).
 func atkSign(t testing.TB, alg, header, payload string) string {
-	r, e := testKeys(t)
-	in := b64u([]byte(header)) + "." + b64u([]byte(payload))
+	r, e := e2etest.TestKeys(t)
+	in := e2etest.B64u([]byte(header)) + "." + e2etest.B64u([]byte(payload))
 	h := sha256.Sum256([]byte(in))
 	var sig []byte
 	switch alg {
@@ -42,19 +43,19 @@ func atkSign(t testing.TB, alg, header, payload string) string {
 		}
 		sig = append(rr.FillBytes(make([]byte, 32)), ss.FillBytes(make([]byte, 32))...)
 	case "HS256":
-		return atkHMAC(header, payload, []byte(testHS256))
+		return atkHMAC(header, payload, []byte(e2etest.TestHS256))
 	case "":
 	default:
 		t.Fatalf("atkSign: alg %s", alg)
 	}
-	return in + "." + b64u(sig)
+	return in + "." + e2etest.B64u(sig)
 }
 
 func atkHMAC(header, payload string, key []byte) string {
-	in := b64u([]byte(header)) + "." + b64u([]byte(payload))
+	in := e2etest.B64u([]byte(header)) + "." + e2etest.B64u([]byte(payload))
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(in))
-	return in + "." + b64u(m.Sum(nil))
+	return in + "." + e2etest.B64u(m.Sum(nil))
 }
 
 func atkJSON(v any) string {
@@ -65,7 +66,7 @@ func atkJSON(v any) string {
 // atkPublicKeyEncodings are the spellings of the stack's public keys an
 // attacker would try as an HMAC secret.
 func atkPublicKeyEncodings(t testing.TB) map[string][]byte {
-	r, e := testKeys(t)
+	r, e := e2etest.TestKeys(t)
 	pkixRSA, _ := x509.MarshalPKIXPublicKey(&r.PublicKey)
 	pkcs1RSA := x509.MarshalPKCS1PublicKey(&r.PublicKey)
 	pkixEC, _ := x509.MarshalPKIXPublicKey(&e.PublicKey)
@@ -73,20 +74,20 @@ func atkPublicKeyEncodings(t testing.TB) map[string][]byte {
 	var keys struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	json.Unmarshal([]byte(jwks(t)), &keys)
+	json.Unmarshal([]byte(e2etest.JWKS(t)), &keys)
 	return map[string][]byte{
 		"RSA PKIX PEM":    pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkixRSA}),
 		"RSA PKCS#1 PEM":  pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkcs1RSA}),
 		"RSA PKIX DER":    pkixRSA,
 		"RSA PKCS#1 DER":  pkcs1RSA,
 		"RSA modulus":     r.N.Bytes(),
-		"RSA modulus b64": []byte(b64u(r.N.Bytes())),
+		"RSA modulus b64": []byte(e2etest.B64u(r.N.Bytes())),
 		"RSA JWK text":    keys.Keys[0],
 		"EC PKIX PEM":     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkixEC}),
 		"EC PKIX DER":     pkixEC,
 		"EC point":        ecPoint,
 		"EC JWK text":     keys.Keys[1],
-		"JWKS text":       []byte(jwks(t)),
+		"JWKS text":       []byte(e2etest.JWKS(t)),
 	}
 }
 
@@ -95,8 +96,8 @@ type attack struct {
 }
 
 func attackTable(t *testing.T) []attack {
-	r, e := testKeys(t)
-	claims := deviceClaims()
+	r, e := e2etest.TestKeys(t)
+	claims := e2etest.DeviceClaims()
 	pl := atkJSON(claims)
 	rsaHdr := `{"alg":"RS256","kid":"rsa-1"}`
 	good := atkSign(t, "RS256", rsaHdr, pl)
@@ -106,19 +107,19 @@ func attackTable(t *testing.T) []attack {
 	withES := func(f func(r, s []byte)) string {
 		s := append([]byte(nil), esRaw...)
 		f(s[:32], s[32:])
-		return es[0] + "." + es[1] + "." + b64u(s)
+		return es[0] + "." + es[1] + "." + e2etest.B64u(s)
 	}
 	n, p := elliptic.P256().Params().N, elliptic.P256().Params().P
 	withClaim := func(name, raw string) string {
 		return atkSign(t, "RS256", rsaHdr, strings.TrimSuffix(pl, "}")+`,"`+name+`":`+raw+`}`)
 	}
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
-	attackerJWK := fmt.Sprintf(`{"kty":"RSA","n":%q,"e":"AQAB"}`, b64u(attacker.N.Bytes()))
+	attackerJWK := fmt.Sprintf(`{"kty":"RSA","n":%q,"e":"AQAB"}`, e2etest.B64u(attacker.N.Bytes()))
 	signWith := func(k *rsa.PrivateKey, header string) string {
-		in := b64u([]byte(header)) + "." + b64u([]byte(pl))
+		in := e2etest.B64u([]byte(header)) + "." + e2etest.B64u([]byte(pl))
 		h := sha256.Sum256([]byte(in))
 		sig, _ := rsa.SignPKCS1v15(nil, k, crypto.SHA256, h[:])
-		return in + "." + b64u(sig)
+		return in + "." + e2etest.B64u(sig)
 	}
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	setUnusedBits := func(seg string) string {
@@ -153,9 +154,9 @@ func attackTable(t *testing.T) []attack {
 		attack{"stripped ES256 signature", es[0] + "." + es[1] + ".", "token signature is empty"},
 		attack{"foreign signature (another key)", signWith(attacker, rsaHdr), "invalid token signature"},
 		attack{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(atkSign(t, "RS256", rsaHdr, strings.Replace(pl, "dev-123", "dev-9", 1)), ".")[2], "invalid token signature"},
-		attack{"tampered payload", parts[0] + "." + b64u([]byte(strings.Replace(pl, "dev-123", "dev-999", 1))) + "." + parts[2], "invalid token signature"},
-		attack{"tampered header", b64u([]byte(`{"alg":"RS256","kid":"rsa-1","x":1}`)) + "." + parts[1] + "." + parts[2], "invalid token signature"},
-		attack{"tampered signature", parts[0] + "." + parts[1] + "." + b64u(append(append([]byte(nil), sigRaw[:100]...), append([]byte{sigRaw[100] ^ 1}, sigRaw[101:]...)...)), "invalid token signature"},
+		attack{"tampered payload", parts[0] + "." + e2etest.B64u([]byte(strings.Replace(pl, "dev-123", "dev-999", 1))) + "." + parts[2], "invalid token signature"},
+		attack{"tampered header", e2etest.B64u([]byte(`{"alg":"RS256","kid":"rsa-1","x":1}`)) + "." + parts[1] + "." + parts[2], "invalid token signature"},
+		attack{"tampered signature", parts[0] + "." + parts[1] + "." + e2etest.B64u(append(append([]byte(nil), sigRaw[:100]...), append([]byte{sigRaw[100] ^ 1}, sigRaw[101:]...)...)), "invalid token signature"},
 		attack{"embedded jwk of the signer", signWith(attacker, `{"alg":"RS256","jwk":`+attackerJWK+`}`), "invalid token signature"},
 		attack{"embedded jwk naming a configured kid", signWith(attacker, `{"alg":"RS256","kid":"rsa-1","jwk":`+attackerJWK+`}`), "invalid token signature"},
 		attack{"jku to the attacker's JWKS", signWith(attacker, `{"alg":"RS256","jku":"http://merchant_luma/jwks.json"}`), "invalid token signature"},
@@ -183,7 +184,7 @@ func attackTable(t *testing.T) []attack {
 		attack{"non-canonical ES256 signature", es[0] + "." + es[1] + "." + setUnusedBits(es[2]), "signature is not canonical"},
 		attack{"padded signature", good + "==", "signature is not canonical"},
 		attack{"standard base64 alphabet", parts[0] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[1]) + "+." + parts[2], "payload is not canonical"},
-		attack{"padded header", b64u([]byte(rsaHdr)) + "=." + parts[1] + "." + parts[2], "header is not canonical"},
+		attack{"padded header", e2etest.B64u([]byte(rsaHdr)) + "=." + parts[1] + "." + parts[2], "header is not canonical"},
 		attack{"data after the claims object", atkSign(t, "RS256", rsaHdr, pl+`{"device_id":"evil"}`), "payload is not valid JSON"},
 		attack{"data after the header object", atkSign(t, "RS256", rsaHdr+`{"alg":"none"}`, pl), "header is not valid JSON"},
 		attack{"claims not UTF-8", atkSign(t, "RS256", rsaHdr, strings.TrimSuffix(pl, "}")+",\"x\":\"\xff\"}"), "payload is not valid UTF-8"},
@@ -206,13 +207,13 @@ func attackTable(t *testing.T) []attack {
 		attack{"ES256 DER signature", func() string {
 			h := sha256.Sum256([]byte(es[0] + "." + es[1]))
 			der, _ := ecdsa.SignASN1(rand.Reader, e, h[:])
-			return es[0] + "." + es[1] + "." + b64u(der)
+			return es[0] + "." + es[1] + "." + e2etest.B64u(der)
 		}(), "ES256 wants 64 bytes r||s"},
-		attack{"ES256 signature of 63 bytes", es[0] + "." + es[1] + "." + b64u(esRaw[:63]), "ES256 wants 64 bytes r||s, got 63"},
-		attack{"ES256 signature of 65 bytes", es[0] + "." + es[1] + "." + b64u(append(append([]byte(nil), esRaw...), 0)), "ES256 wants 64 bytes r||s, got 65"},
-		attack{"ES256 signature of 96 bytes (P-384 size)", es[0] + "." + es[1] + "." + b64u(make([]byte, 96)), "ES256 wants 64 bytes r||s, got 96"},
-		attack{"RS256 signature equal to the modulus", parts[0] + "." + parts[1] + "." + b64u(r.N.Bytes()), "invalid token signature"},
-		attack{"RS256 signature one byte short", parts[0] + "." + parts[1] + "." + b64u(sigRaw[1:]), "invalid token signature"},
+		attack{"ES256 signature of 63 bytes", es[0] + "." + es[1] + "." + e2etest.B64u(esRaw[:63]), "ES256 wants 64 bytes r||s, got 63"},
+		attack{"ES256 signature of 65 bytes", es[0] + "." + es[1] + "." + e2etest.B64u(append(append([]byte(nil), esRaw...), 0)), "ES256 wants 64 bytes r||s, got 65"},
+		attack{"ES256 signature of 96 bytes (P-384 size)", es[0] + "." + es[1] + "." + e2etest.B64u(make([]byte, 96)), "ES256 wants 64 bytes r||s, got 96"},
+		attack{"RS256 signature equal to the modulus", parts[0] + "." + parts[1] + "." + e2etest.B64u(r.N.Bytes()), "invalid token signature"},
+		attack{"RS256 signature one byte short", parts[0] + "." + parts[1] + "." + e2etest.B64u(sigRaw[1:]), "invalid token signature"},
 		attack{"oversize token (9 KB)", withClaim("pad", `"`+strings.Repeat("p", 9000)+`"`), "token larger than 8192 bytes"},
 		attack{"oversize token (48 KB)", withClaim("pad", `"`+strings.Repeat("p", 48000)+`"`), "token larger than 8192 bytes"},
 		attack{"exp 2^64", withClaimReplaced(t, claims, "exp", "18446744073709551616"), "exp claim out of range"},
@@ -239,32 +240,32 @@ func withClaimReplaced(t testing.TB, claims map[string]any, name, raw string) st
 
 var headerModes = []struct {
 	name string
-	opts stackOpts
+	opts e2etest.StackOpts
 }{
-	{"default mode", stackOpts{}},
-	{"pause_on_headers mode", stackOpts{extraConfig: `, "stream": {"pause_on_headers": true}`,
-		hostConfig: func(c *envoyhost.Config) { c.AllowOnHeadersStopIteration = true }}},
+	{"default mode", e2etest.StackOpts{}},
+	{"pause_on_headers mode", e2etest.StackOpts{ExtraConfig: `, "stream": {"pause_on_headers": true}`,
+		HostConfig: func(c *envoyhost.Config) { c.AllowOnHeadersStopIteration = true }}},
 }
 
 func TestAttackTable(t *testing.T) {
 	rows := attackTable(t)
 	for _, mode := range headerModes {
 		t.Run(mode.name, func(t *testing.T) {
-			st := newStack(t, mode.opts)
+			st := e2etest.NewStack(t, mode.opts)
 			for _, a := range rows {
 				t.Run(a.name, func(t *testing.T) {
-					r := st.req(t, `{"handle":"`+stringHandle+`"}`)
+					r := st.Req(t, `{"handle":"`+e2etest.StringHandle+`"}`)
 					r.Headers[1] = [2]string{"x-firmly-authorization", a.token}
-					calls, upstream := len(st.host.Callouts()), len(st.app.received())
-					resp := st.do(t, r)
-					e := decodeError(t, resp)
+					calls, upstream := len(st.Host.Callouts()), len(st.App.Received())
+					resp := st.Do(t, r)
+					e := e2etest.DecodeError(t, resp)
 					if resp.Status != 401 || e.Error != "MissingAuthHeader" || !strings.Contains(e.Description, a.want) {
 						t.Errorf("got %d %s %q, want 401 MissingAuthHeader containing %q", resp.Status, e.Error, e.Description, a.want)
 					}
-					if got := len(st.host.Callouts()); got != calls {
+					if got := len(st.Host.Callouts()); got != calls {
 						t.Errorf("got %d new callouts, want none", got-calls)
 					}
-					if got := len(st.app.received()); got != upstream {
+					if got := len(st.App.Received()); got != upstream {
 						t.Errorf("the route's upstream got %d requests, want none", got-upstream)
 					}
 					leaks(t, st, resp, a.token)
@@ -276,7 +277,7 @@ func TestAttackTable(t *testing.T) {
 
 // leaks fails when the token, or any long part of it, is in the answer or
 // a log line.
-func leaks(t *testing.T, st *stack, resp *envoyhost.Response, tok string) {
+func leaks(t *testing.T, st *e2etest.Stack, resp *envoyhost.Response, tok string) {
 	t.Helper()
 	pieces := []string{strings.TrimSpace(tok)}
 	for _, p := range strings.Split(tok, ".") {
@@ -284,7 +285,7 @@ func leaks(t *testing.T, st *stack, resp *envoyhost.Response, tok string) {
 			pieces = append(pieces, p)
 		}
 	}
-	logs := st.host.LogText()
+	logs := st.Host.LogText()
 	for _, p := range pieces {
 		if len(p) >= 16 && (strings.Contains(string(resp.Body), p) || strings.Contains(logs, p)) {
 			t.Errorf("a piece of the token (%d bytes) is in the answer or the logs", len(p))
@@ -296,19 +297,19 @@ func leaks(t *testing.T, st *stack, resp *envoyhost.Response, tok string) {
 // The attack table's rows are refused for their cause, not by accident:
 // the same stack accepts the well-formed tokens they are derived from.
 func TestAttackTableBaselineIsAccepted(t *testing.T) {
-	pl := atkJSON(deviceClaims())
+	pl := atkJSON(e2etest.DeviceClaims())
 	for _, mode := range headerModes {
 		t.Run(mode.name, func(t *testing.T) {
-			st := newStack(t, mode.opts)
+			st := e2etest.NewStack(t, mode.opts)
 			for _, tok := range []string{
 				atkSign(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, pl),
 				atkSign(t, "ES256", `{"alg":"ES256","kid":"ec-1"}`, pl),
 				atkSign(t, "HS256", `{"alg":"HS256"}`, pl),
 				" \tBearer\t" + atkSign(t, "RS256", `{"alg":"RS256"}`, pl) + "\t ",
 			} {
-				r := st.req(t, `{"handle":"`+stringHandle+`"}`)
+				r := st.Req(t, `{"handle":"`+e2etest.StringHandle+`"}`)
 				r.Headers[1] = [2]string{"x-firmly-authorization", tok}
-				if resp := st.do(t, r); resp.Status != 200 {
+				if resp := st.Do(t, r); resp.Status != 200 {
 					t.Errorf("got %d %s, want 200 for a well-formed token", resp.Status, resp.Body)
 				}
 			}
@@ -319,20 +320,20 @@ func TestAttackTableBaselineIsAccepted(t *testing.T) {
 // Weak or foreign keys in the inline JWKS refuse the plugin's start, with
 // the critical line naming the key.
 func TestWeakInlineKeysRefuseTheStart(t *testing.T) {
-	rsaKey, _ := testKeys(t) // the rows below need it, also when this test runs alone
+	rsaKey, _ := e2etest.TestKeys(t) // the rows below need it, also when this test runs alone
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	odd := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 2047), big.NewInt(1))
 	for _, c := range []struct{ name, key, want string }{
-		{"RSA of 1024 bits", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQAB"}`, b64u(small.N.Bytes())), "RSA key of 1024 bits: at least 2048 required"},
-		{"RSA of 2047 bits", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQAB"}`, b64u(odd.Bytes())), "RSA key of 2047 bits"},
-		{"RSA with exponent 1", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQ"}`, b64u(rsaKey.N.Bytes())), "invalid exponent"},
+		{"RSA of 1024 bits", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQAB"}`, e2etest.B64u(small.N.Bytes())), "RSA key of 1024 bits: at least 2048 required"},
+		{"RSA of 2047 bits", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQAB"}`, e2etest.B64u(odd.Bytes())), "RSA key of 2047 bits"},
+		{"RSA with exponent 1", fmt.Sprintf(`{"kty":"RSA","kid":"weak","n":%q,"e":"AQ"}`, e2etest.B64u(rsaKey.N.Bytes())), "invalid exponent"},
 		{"EC on P-384", `{"kty":"EC","kid":"p384","crv":"P-384","x":"AA","y":"AA"}`, `curve "P-384"`},
 		{"a symmetric key", `{"kty":"oct","kid":"hs","k":"c2VjcmV0"}`, `kty "oct"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := strings.Replace(pluginConfig(t, stackOpts{}), `{"keys":[`, `{"keys":[`+c.key+`,`, 1)
-			ctx := testContext(t)
-			h, err := envoyhost.Start(ctx, pluginWasm(t), envoyhost.Config{PluginConfig: []byte(cfg)})
+			cfg := strings.Replace(e2etest.PluginConfig(t, e2etest.StackOpts{}), `{"keys":[`, `{"keys":[`+c.key+`,`, 1)
+			ctx := e2etest.TestContext(t)
+			h, err := envoyhost.Start(ctx, e2etest.PluginWasm(t), envoyhost.Config{PluginConfig: []byte(cfg)})
 			if err == nil {
 				h.Close(ctx)
 				t.Fatal("the plugin started")
@@ -345,19 +346,19 @@ func TestWeakInlineKeysRefuseTheStart(t *testing.T) {
 }
 
 func TestMaxTokenBytesIsConfigurable(t *testing.T) {
-	st := newStack(t, stackOpts{hostConfig: func(c *envoyhost.Config) {
+	st := e2etest.NewStack(t, e2etest.StackOpts{HostConfig: func(c *envoyhost.Config) {
 		c.PluginConfig = []byte(strings.Replace(string(c.PluginConfig), `"allowed_app_ids"`, `"max_token_bytes": 1024, "allowed_app_ids"`, 1))
 	}})
-	c := deviceClaims()
+	c := e2etest.DeviceClaims()
 	c["pad"] = strings.Repeat("p", 700)
 	tok := atkSign(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, atkJSON(c))
-	r := st.req(t, `{"handle":"`+stringHandle+`"}`)
+	r := st.Req(t, `{"handle":"`+e2etest.StringHandle+`"}`)
 	r.Headers[1] = [2]string{"x-firmly-authorization", tok}
-	resp := st.do(t, r)
-	if e := decodeError(t, resp); resp.Status != 401 || e.Description != "invalid device token: token larger than 1024 bytes" {
+	resp := st.Do(t, r)
+	if e := e2etest.DecodeError(t, resp); resp.Status != 401 || e.Description != "invalid device token: token larger than 1024 bytes" {
 		t.Errorf("got %d %q, want 401 token larger than 1024 bytes", resp.Status, e.Description)
 	}
-	if len(st.host.Callouts()) != 0 {
+	if len(st.Host.Callouts()) != 0 {
 		t.Error("a callout was made")
 	}
 }
@@ -367,27 +368,27 @@ func TestMaxTokenBytesIsConfigurable(t *testing.T) {
 func TestAuthUnavailableWithoutKeys(t *testing.T) {
 	for _, mode := range headerModes {
 		t.Run(mode.name, func(t *testing.T) {
-			st := newStack(t, stackOpts{extraConfig: mode.opts.extraConfig, hostConfig: func(c *envoyhost.Config) {
-				if mode.opts.hostConfig != nil {
-					mode.opts.hostConfig(c)
+			st := e2etest.NewStack(t, e2etest.StackOpts{ExtraConfig: mode.opts.ExtraConfig, HostConfig: func(c *envoyhost.Config) {
+				if mode.opts.HostConfig != nil {
+					mode.opts.HostConfig(c)
 				}
 				// No inline keys, no HS256 secret, and a JWKS cluster that
 				// does not exist, so no fetch can succeed.
-				cfg := strings.Replace(string(c.PluginConfig), jwks(t), `{"keys":[]}`, 1)
-				cfg = strings.Replace(cfg, fmt.Sprintf(`"hs256_secret": %q`, testHS256), `"remote_jwks": {"cluster": "no_such_jwks", "path": "/jwks.json"}`, 1)
+				cfg := strings.Replace(string(c.PluginConfig), e2etest.JWKS(t), `{"keys":[]}`, 1)
+				cfg = strings.Replace(cfg, fmt.Sprintf(`"hs256_secret": %q`, e2etest.TestHS256), `"remote_jwks": {"cluster": "no_such_jwks", "path": "/jwks.json"}`, 1)
 				c.PluginConfig = []byte(cfg)
 			}})
-			r := st.req(t, `{"handle":"`+stringHandle+`"}`)
-			resp := st.do(t, r)
-			if e := decodeError(t, resp); resp.Status != 503 || e.Error != "ErrorAuthUnavailable" || e.Description != "device-token keys are not available yet" {
+			r := st.Req(t, `{"handle":"`+e2etest.StringHandle+`"}`)
+			resp := st.Do(t, r)
+			if e := e2etest.DecodeError(t, resp); resp.Status != 503 || e.Error != "ErrorAuthUnavailable" || e.Description != "device-token keys are not available yet" {
 				t.Errorf("got %d %s %q, want 503 ErrorAuthUnavailable", resp.Status, e.Error, e.Description)
 			}
 			r.Headers = r.Headers[:1]
 			r.Headers = append(r.Headers, [2]string{"x-request-id", "req-2"})
-			if resp := st.do(t, r); resp.Status != 401 {
+			if resp := st.Do(t, r); resp.Status != 401 {
 				t.Errorf("got %d without a token, want 401", resp.Status)
 			}
-			if len(st.merchant.received()) != 0 || len(st.app.received()) != 0 {
+			if len(st.Merchant.Received()) != 0 || len(st.App.Received()) != 0 {
 				t.Error("the merchant or the upstream was contacted")
 			}
 		})

@@ -1,8 +1,9 @@
-package e2e
+package perftest
 
 import (
 	"testing"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 )
 
@@ -13,14 +14,14 @@ func TestMemoryStaysBoundedOverManyTransfers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak")
 	}
-	st := newStack(t, stackOpts{})
-	vm := st.host.Worker(0)
+	st := e2etest.NewStack(t, e2etest.StackOpts{})
+	vm := st.Host.Worker(0)
 	run := func(n int) {
 		for i := 0; i < n; i++ {
-			if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
+			if resp := st.Do(t, st.Req(t, e2etest.ObjectBody)); resp.Status != 200 {
 				t.Fatalf("transfer %d: %d", i, resp.Status)
 			}
-			if resp := st.do(t, &envoyhost.Request{Path: "/other"}); resp.Status != 200 {
+			if resp := st.Do(t, &envoyhost.Request{Path: "/other"}); resp.Status != 200 {
 				t.Fatalf("pass-through %d: %d", i, resp.Status)
 			}
 		}
@@ -38,11 +39,11 @@ func TestMemoryStaysBoundedOverManyTransfers(t *testing.T) {
 // Transfers through plugin.wasm in the host, callouts over loopback: the
 // whole path a request takes, not only the module's share.
 func BenchmarkTransferThroughModule(b *testing.B) {
-	st := newStack(b, stackOpts{})
-	r := st.req(b, objectBody)
+	st := e2etest.NewStack(b, e2etest.StackOpts{})
+	r := st.Req(b, e2etest.ObjectBody)
 	b.ReportAllocs()
 	for b.Loop() {
-		if resp := st.do(b, r); resp.Status != 200 {
+		if resp := st.Do(b, r); resp.Status != 200 {
 			b.Fatalf("status %d", resp.Status)
 		}
 	}
@@ -50,10 +51,10 @@ func BenchmarkTransferThroughModule(b *testing.B) {
 
 // A request refused on headers (no token): the module's own cost, no I/O.
 func BenchmarkRefusedOnHeaders(b *testing.B) {
-	st := newStack(b, stackOpts{})
-	r := &envoyhost.Request{Method: "POST", Path: transferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}}
+	st := e2etest.NewStack(b, e2etest.StackOpts{})
+	r := &envoyhost.Request{Method: "POST", Path: e2etest.TransferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}}
 	for b.Loop() {
-		if resp := st.do(b, r); resp.Status != 401 {
+		if resp := st.Do(b, r); resp.Status != 401 {
 			b.Fatalf("status %d", resp.Status)
 		}
 	}
@@ -65,12 +66,12 @@ func BenchmarkRefusedOnHeaders(b *testing.B) {
 func BenchmarkAuthInModule(b *testing.B) {
 	for _, c := range []struct{ alg, kid string }{{"RS256", "rsa-1"}, {"ES256", "ec-1"}, {"HS256", ""}} {
 		b.Run(c.alg, func(b *testing.B) {
-			st := newStack(b, stackOpts{})
-			r := st.req(b, objectBody)
+			st := e2etest.NewStack(b, e2etest.StackOpts{})
+			r := st.Req(b, e2etest.ObjectBody)
 			r.Path = "/api/v2/domains/unknown.shop/session/transfer"
-			r.Headers[1] = [2]string{"x-firmly-authorization", token(b, c.alg, c.kid, deviceClaims())}
+			r.Headers[1] = [2]string{"x-firmly-authorization", e2etest.Token(b, c.alg, c.kid, e2etest.DeviceClaims())}
 			for b.Loop() {
-				if resp := st.do(b, r); resp.Status != 422 {
+				if resp := st.Do(b, r); resp.Status != 422 {
 					b.Fatalf("status %d %s", resp.Status, resp.Body)
 				}
 			}

@@ -1,4 +1,4 @@
-package e2e
+package kittest
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 )
 
 // userDocs are the documents a user reads from the repository alone.
@@ -179,7 +181,7 @@ func TestDocExamplesPrintWhatTheyShow(t *testing.T) {
 			t.Skipf("the examples need %s", tool)
 		}
 	}
-	st := startLocal(t)
+	st := e2etest.StartLocal(t)
 	root, _ := filepath.Abs("..")
 	for _, doc := range []string{"docs/merchant-export.md", "docs/session-backend.md"} {
 		t.Run(doc, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package e2e
+package authtest
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 )
 
 // Token verification inside the module, per algorithm, against the module
@@ -20,13 +22,13 @@ import (
 // and signature check. same: one token over and over: a cache hit in a
 // module with a cache.
 //
-//	go test ./e2e -run X -bench AuthVerifyInModule -benchtime 300x
+//	go test ./e2e/authtest -run X -bench AuthVerifyInModule -benchtime 300x
 func BenchmarkAuthVerifyInModule(b *testing.B) {
 	type module struct {
 		name string
-		st   *stack
+		st   *e2etest.Stack
 	}
-	modules := []module{{"current", newStack(b, stackOpts{})}}
+	modules := []module{{"current", e2etest.NewStack(b, e2etest.StackOpts{})}}
 	if list := os.Getenv("AUTH_BASELINE_WASM"); list != "" {
 		for _, item := range strings.Split(list, ",") {
 			name, path, ok := strings.Cut(item, "=")
@@ -37,14 +39,14 @@ func BenchmarkAuthVerifyInModule(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			modules = append(modules, module{name, newStack(b, stackOpts{wasm: w})})
+			modules = append(modules, module{name, e2etest.NewStack(b, e2etest.StackOpts{Wasm: w})})
 		}
 	}
 	// The cursor into a pool survives from one run to the next (-count,
 	// b.N rounds), so a fresh token is never one the module has cached.
 	cursor := map[string]int{}
-	run := func(b *testing.B, st *stack, key string, tokens []string, want int) {
-		r := st.req(b, objectBody)
+	run := func(b *testing.B, st *e2etest.Stack, key string, tokens []string, want int) {
+		r := st.Req(b, e2etest.ObjectBody)
 		r.Path = "/api/v2/domains/unknown.shop/session/transfer"
 		for b.Loop() {
 			if tokens == nil {
@@ -53,7 +55,7 @@ func BenchmarkAuthVerifyInModule(b *testing.B) {
 				r.Headers[1] = [2]string{"x-firmly-authorization", tokens[cursor[key]%len(tokens)]}
 				cursor[key]++
 			}
-			if resp := st.do(b, r); resp.Status != want {
+			if resp := st.Do(b, r); resp.Status != want {
 				b.Fatalf("status %d %s", resp.Status, resp.Body)
 			}
 		}
@@ -91,9 +93,9 @@ func tokenPool(b *testing.B, alg, kid string) []string {
 	}
 	p := make([]string, 1100)
 	for i := range p {
-		c := deviceClaims()
+		c := e2etest.DeviceClaims()
 		c["jti"] = fmt.Sprintf("bench-%d", i)
-		p[i] = token(b, alg, kid, c)
+		p[i] = e2etest.Token(b, alg, kid, c)
 	}
 	pools[alg] = p
 	return p

@@ -1,4 +1,4 @@
-package e2e
+package observetest
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/e2e/wasmbuild"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
@@ -32,70 +33,76 @@ func answerLines(h *envoyhost.Host) map[envoyhost.LogLevel][]string {
 
 func TestEveryOutcomeIsObservable(t *testing.T) {
 	const none = metrics.NoMerchant
-	slowMerchant := func(st *stack) {
-		st.merchant.set(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	slowMerchant := func(st *e2etest.Stack) {
+		st.Merchant.Set(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	}
 	for _, c := range []struct {
 		name           string
-		opts           stackOpts
-		setup          func(*stack)
-		req            func(*stack) *envoyhost.Request
+		opts           e2etest.StackOpts
+		setup          func(*e2etest.Stack)
+		req            func(*e2etest.Stack) *envoyhost.Request
 		status         int
 		outcome        string
 		merchant       string
 		merchantStatus string // "" means absent
 		level          envoyhost.LogLevel
 	}{
-		{name: "a transfer is info with the merchant's 200", status: 200, outcome: "transferred", merchant: testDomain, merchantStatus: "200", level: envoyhost.LevelInfo},
+		{name: "a transfer is info with the merchant's 200", status: 200, outcome: "transferred", merchant: e2etest.TestDomain, merchantStatus: "200", level: envoyhost.LevelInfo},
 		{name: "a wrong method is debug and names no merchant", status: 405, outcome: "ErrorMethodNotAllowed", merchant: none, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request { r := st.req(t, objectBody); r.Method = "GET"; return r }},
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				r := st.Req(t, e2etest.ObjectBody)
+				r.Method = "GET"
+				return r
+			}},
 		{name: "a missing token is debug and names no merchant", status: 401, outcome: "MissingAuthHeader", merchant: none, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request {
-				r := st.req(t, objectBody)
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				r := st.Req(t, e2etest.ObjectBody)
 				r.Headers = envoyhost.Pairs{r.Headers[0], r.Headers[2]} // no x-firmly-authorization
 				return r
 			}},
 		{name: "an invalid domain is debug and names no merchant", status: 400, outcome: "ErrorInvalidInputBody", merchant: none, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request {
-				r := st.req(t, objectBody)
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				r := st.Req(t, e2etest.ObjectBody)
 				r.Path = "/api/v2/domains/bad_domain/session/transfer"
 				return r
 			}},
 		{name: "an unconfigured merchant is debug and not named", status: 422, outcome: "ErrorCannotTransferSession", merchant: none, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request {
-				r := st.req(t, objectBody)
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				r := st.Req(t, e2etest.ObjectBody)
 				r.Path = "/api/v2/domains/unknown.example/session/transfer"
 				return r
 			}},
-		{name: "a wrong content type is debug and names the merchant", status: 400, outcome: "ErrorInvalidInputBody", merchant: testDomain, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request {
-				r := st.req(t, objectBody)
+		{name: "a wrong content type is debug and names the merchant", status: 400, outcome: "ErrorInvalidInputBody", merchant: e2etest.TestDomain, level: envoyhost.LevelDebug,
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				r := st.Req(t, e2etest.ObjectBody)
 				r.Headers[0] = [2]string{"content-type", "text/plain"}
 				return r
 			}},
-		{name: "a body over the limit is debug", status: 413, outcome: "ErrorPayloadTooLarge", merchant: testDomain, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request { return st.req(t, `{"handle":"`+strings.Repeat("a", 70000)+`"}`) }},
-		{name: "an invalid body is debug", status: 400, outcome: "ErrorInvalidInputBody", merchant: testDomain, level: envoyhost.LevelDebug,
-			req: func(st *stack) *envoyhost.Request { return st.req(t, `{}`) }},
-		{name: "the merchant refusing the session is info", status: 422, outcome: "ErrorCannotTransferSession", merchant: testDomain, merchantStatus: "404", level: envoyhost.LevelInfo,
-			setup: func(st *stack) { st.merchant.answer(404, `{}`) }},
-		{name: "an empty cart is info", status: 422, outcome: "ErrorNoLineItem", merchant: testDomain, merchantStatus: "200", level: envoyhost.LevelInfo,
-			setup: func(st *stack) { st.merchant.answer(200, `{"cart":{"currency":"USD","line_items":[]}}`) }},
-		{name: "short stock is info", status: 422, outcome: "ErrorNotEnoughStock", merchant: testDomain, merchantStatus: "200", level: envoyhost.LevelInfo,
-			setup: func(st *stack) {
-				st.merchant.answer(200, strings.Replace(lumaCart, `"available_quantity":10`, `"available_quantity":1`, 1))
+		{name: "a body over the limit is debug", status: 413, outcome: "ErrorPayloadTooLarge", merchant: e2etest.TestDomain, level: envoyhost.LevelDebug,
+			req: func(st *e2etest.Stack) *envoyhost.Request {
+				return st.Req(t, `{"handle":"`+strings.Repeat("a", 70000)+`"}`)
 			}},
-		{name: "an invalid cart is warn", status: 502, outcome: "ErrorInvalidMerchantResponse", merchant: testDomain, merchantStatus: "200", level: envoyhost.LevelWarn,
-			setup: func(st *stack) { st.merchant.answer(200, `{}`) }},
-		{name: "a merchant 500 is warn", status: 503, outcome: "ErrorStoreUnavailable", merchant: testDomain, merchantStatus: "500", level: envoyhost.LevelWarn,
-			setup: func(st *stack) { st.merchant.answer(500, `oops`) }},
-		{name: "a merchant timeout is recorded as 504", status: 503, outcome: "ErrorStoreUnavailable", merchant: testDomain, merchantStatus: "504", level: envoyhost.LevelWarn,
-			opts: stackOpts{merchantTimeoutMs: 50}, setup: slowMerchant},
-		{name: "a merchant reset is recorded as 0", status: 503, outcome: "ErrorStoreUnavailable", merchant: testDomain, merchantStatus: "0", level: envoyhost.LevelWarn,
-			setup: func(st *stack) {
+		{name: "an invalid body is debug", status: 400, outcome: "ErrorInvalidInputBody", merchant: e2etest.TestDomain, level: envoyhost.LevelDebug,
+			req: func(st *e2etest.Stack) *envoyhost.Request { return st.Req(t, `{}`) }},
+		{name: "the merchant refusing the session is info", status: 422, outcome: "ErrorCannotTransferSession", merchant: e2etest.TestDomain, merchantStatus: "404", level: envoyhost.LevelInfo,
+			setup: func(st *e2etest.Stack) { st.Merchant.Answer(404, `{}`) }},
+		{name: "an empty cart is info", status: 422, outcome: "ErrorNoLineItem", merchant: e2etest.TestDomain, merchantStatus: "200", level: envoyhost.LevelInfo,
+			setup: func(st *e2etest.Stack) { st.Merchant.Answer(200, `{"cart":{"currency":"USD","line_items":[]}}`) }},
+		{name: "short stock is info", status: 422, outcome: "ErrorNotEnoughStock", merchant: e2etest.TestDomain, merchantStatus: "200", level: envoyhost.LevelInfo,
+			setup: func(st *e2etest.Stack) {
+				st.Merchant.Answer(200, strings.Replace(e2etest.LumaCart, `"available_quantity":10`, `"available_quantity":1`, 1))
+			}},
+		{name: "an invalid cart is warn", status: 502, outcome: "ErrorInvalidMerchantResponse", merchant: e2etest.TestDomain, merchantStatus: "200", level: envoyhost.LevelWarn,
+			setup: func(st *e2etest.Stack) { st.Merchant.Answer(200, `{}`) }},
+		{name: "a merchant 500 is warn", status: 503, outcome: "ErrorStoreUnavailable", merchant: e2etest.TestDomain, merchantStatus: "500", level: envoyhost.LevelWarn,
+			setup: func(st *e2etest.Stack) { st.Merchant.Answer(500, `oops`) }},
+		{name: "a merchant timeout is recorded as 504", status: 503, outcome: "ErrorStoreUnavailable", merchant: e2etest.TestDomain, merchantStatus: "504", level: envoyhost.LevelWarn,
+			opts: e2etest.StackOpts{MerchantTimeoutMs: 50}, setup: slowMerchant},
+		{name: "a merchant reset is recorded as 0", status: 503, outcome: "ErrorStoreUnavailable", merchant: e2etest.TestDomain, merchantStatus: "0", level: envoyhost.LevelWarn,
+			setup: func(st *e2etest.Stack) {
 				// Headers, then the connection dies mid-body: Envoy
 				// reports it to the filter as zero headers.
-				st.merchant.set(func(w http.ResponseWriter, r *http.Request) {
+				st.Merchant.Set(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("content-length", "1000")
 					w.WriteHeader(200)
 					w.Write([]byte(`{"cart":`))
@@ -103,21 +110,21 @@ func TestEveryOutcomeIsObservable(t *testing.T) {
 					panic(http.ErrAbortHandler)
 				})
 			}},
-		{name: "an export that cannot be dispatched has no merchant status", status: 503, outcome: "ErrorStoreUnavailable", merchant: testDomain, level: envoyhost.LevelWarn,
-			opts: stackOpts{hostConfig: failInline("merchant_luma")}},
-		{name: "a failed backend write is warn", status: 503, outcome: "ErrorSessionStoreUnavailable", merchant: testDomain, merchantStatus: "200", level: envoyhost.LevelWarn,
-			setup: func(st *stack) { st.backend.answer(500, `{}`) }},
+		{name: "an export that cannot be dispatched has no merchant status", status: 503, outcome: "ErrorStoreUnavailable", merchant: e2etest.TestDomain, level: envoyhost.LevelWarn,
+			opts: e2etest.StackOpts{HostConfig: e2etest.FailInline("merchant_luma")}},
+		{name: "a failed backend write is warn", status: 503, outcome: "ErrorSessionStoreUnavailable", merchant: e2etest.TestDomain, merchantStatus: "200", level: envoyhost.LevelWarn,
+			setup: func(st *e2etest.Stack) { st.Backend.Answer(500, `{}`) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			st := newStack(t, c.opts)
+			st := e2etest.NewStack(t, c.opts)
 			if c.setup != nil {
 				c.setup(st)
 			}
-			r := st.req(t, objectBody)
+			r := st.Req(t, e2etest.ObjectBody)
 			if c.req != nil {
 				r = c.req(st)
 			}
-			resp := st.do(t, r)
+			resp := st.Do(t, r)
 			if resp.Status != c.status || !resp.Local {
 				t.Fatalf("got %d (local %v) %s, want local %d", resp.Status, resp.Local, resp.Body, c.status)
 			}
@@ -131,19 +138,19 @@ func TestEveryOutcomeIsObservable(t *testing.T) {
 			if got, ok := fs["wasm."+metrics.StateMerchantStatus]; got != c.merchantStatus || ok != (c.merchantStatus != "") {
 				t.Errorf("merchant_status: got %q (present %v), want %q", got, ok, c.merchantStatus)
 			}
-			if n, _ := st.host.Metric(metrics.RequestsName(c.outcome, c.merchant)); n != 1 {
+			if n, _ := st.Host.Metric(metrics.RequestsName(c.outcome, c.merchant)); n != 1 {
 				t.Errorf("requests counter for %s/%s: got %d, want 1", c.outcome, c.merchant, n)
 			}
-			if n := len(st.host.HistogramSamples(metrics.MerchantName(metrics.DurationMs, c.merchant))); n != 1 {
+			if n := len(st.Host.HistogramSamples(metrics.MerchantName(metrics.DurationMs, c.merchant))); n != 1 {
 				t.Errorf("duration_ms samples: got %d, want 1", n)
 			}
-			lines := answerLines(st.host)
+			lines := answerLines(st.Host)
 			total := 0
 			for _, l := range lines {
 				total += len(l)
 			}
 			if got := lines[c.level]; total != 1 || len(got) != 1 {
-				t.Fatalf("answer lines: got %v, want one at %v\n%s", lines, c.level, st.host.LogText())
+				t.Fatalf("answer lines: got %v, want one at %v\n%s", lines, c.level, st.Host.LogText())
 			}
 			line := lines[c.level][0]
 			for _, want := range []string{"request_id=req-1", "merchant=" + c.merchant, fmt.Sprintf("status=%d", c.status), "outcome=" + c.outcome} {
@@ -160,24 +167,24 @@ func TestEveryOutcomeIsObservable(t *testing.T) {
 
 func TestCalloutHistograms(t *testing.T) {
 	t.Run("a transfer records the export, the write and the duration", func(t *testing.T) {
-		st := newStack(t, stackOpts{})
-		if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
+		st := e2etest.NewStack(t, e2etest.StackOpts{})
+		if resp := st.Do(t, st.Req(t, e2etest.ObjectBody)); resp.Status != 200 {
 			t.Fatalf("got %d %s", resp.Status, resp.Body)
 		}
 		for _, m := range []string{metrics.MerchantExportMs, metrics.BackendWriteMs, metrics.DurationMs} {
-			if n := len(st.host.HistogramSamples(metrics.MerchantName(m, testDomain))); n != 1 {
+			if n := len(st.Host.HistogramSamples(metrics.MerchantName(m, e2etest.TestDomain))); n != 1 {
 				t.Errorf("%s: got %d samples, want 1", m, n)
 			}
 		}
 	})
 	t.Run("a timed-out export is recorded too", func(t *testing.T) {
-		st := newStack(t, stackOpts{merchantTimeoutMs: 50})
-		st.merchant.set(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-		st.do(t, st.req(t, objectBody))
-		if n := len(st.host.HistogramSamples(metrics.MerchantName(metrics.MerchantExportMs, testDomain))); n != 1 {
+		st := e2etest.NewStack(t, e2etest.StackOpts{MerchantTimeoutMs: 50})
+		st.Merchant.Set(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		st.Do(t, st.Req(t, e2etest.ObjectBody))
+		if n := len(st.Host.HistogramSamples(metrics.MerchantName(metrics.MerchantExportMs, e2etest.TestDomain))); n != 1 {
 			t.Errorf("merchant_export_ms: got %d samples, want 1", n)
 		}
-		if n := len(st.host.HistogramSamples(metrics.MerchantName(metrics.BackendWriteMs, testDomain))); n != 0 {
+		if n := len(st.Host.HistogramSamples(metrics.MerchantName(metrics.BackendWriteMs, e2etest.TestDomain))); n != 0 {
 			t.Errorf("backend_write_ms: got %d samples, want none (no write)", n)
 		}
 	})
@@ -186,21 +193,21 @@ func TestCalloutHistograms(t *testing.T) {
 // Metrics are defined once per VM: after a name's first use, requests make
 // no proxy_define_metric call.
 func TestMetricsAreDefinedOncePerVM(t *testing.T) {
-	st := newStack(t, stackOpts{})
+	st := e2etest.NewStack(t, e2etest.StackOpts{})
 	// Two transfers first: the first misses the token cache and the second,
 	// with the same token, hits it, so each cache counter has had its use.
-	st.do(t, st.req(t, objectBody))
-	st.do(t, st.req(t, objectBody))
-	after := st.host.DefineMetricCalls()
+	st.Do(t, st.Req(t, e2etest.ObjectBody))
+	st.Do(t, st.Req(t, e2etest.ObjectBody))
+	after := st.Host.DefineMetricCalls()
 	for i := 0; i < 3; i++ {
-		if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
+		if resp := st.Do(t, st.Req(t, e2etest.ObjectBody)); resp.Status != 200 {
 			t.Fatalf("got %d", resp.Status)
 		}
 	}
-	if got := st.host.DefineMetricCalls(); got != after {
+	if got := st.Host.DefineMetricCalls(); got != after {
 		t.Errorf("define calls: got %d after three more transfers, want %d", got, after)
 	}
-	if n, _ := st.host.Metric(metrics.RequestsName(metrics.Transferred, testDomain)); n != 5 {
+	if n, _ := st.Host.Metric(metrics.RequestsName(metrics.Transferred, e2etest.TestDomain)); n != 5 {
 		t.Errorf("requests: got %d, want 5", n)
 	}
 }
@@ -208,7 +215,7 @@ func TestMetricsAreDefinedOncePerVM(t *testing.T) {
 // A merchant answer with thousands of short-stock SKUs still gives a
 // bounded description and bounded log lines.
 func TestBoundedDescriptionsAndLogLines(t *testing.T) {
-	st := newStack(t, stackOpts{extraConfig: `, "limits": {"max_line_items": 5000}`})
+	st := e2etest.NewStack(t, e2etest.StackOpts{ExtraConfig: `, "limits": {"max_line_items": 5000}`})
 	var b strings.Builder
 	b.WriteString(`{"cart":{"currency":"USD","line_items":[`)
 	for i := 0; i < 5000; i++ {
@@ -218,9 +225,9 @@ func TestBoundedDescriptionsAndLogLines(t *testing.T) {
 		fmt.Fprintf(&b, `{"platform_line_item_id":"%d","sku":"SKU-%d-%s","description":"d","quantity":2,"unit_price":1,"available_quantity":1}`, i, i, strings.Repeat("x", 80))
 	}
 	b.WriteString(`]}}`)
-	st.merchant.answer(200, b.String())
-	resp := st.do(t, st.req(t, objectBody))
-	e := decodeError(t, resp)
+	st.Merchant.Answer(200, b.String())
+	resp := st.Do(t, st.Req(t, e2etest.ObjectBody))
+	e := e2etest.DecodeError(t, resp)
 	if e.Error != "ErrorNotEnoughStock" {
 		t.Fatalf("got %d %s", resp.Status, e.Error)
 	}
@@ -230,7 +237,7 @@ func TestBoundedDescriptionsAndLogLines(t *testing.T) {
 	if !strings.Contains(e.Description, "and 4990 more") {
 		t.Errorf("description %q does not count the SKUs left out", e.Description)
 	}
-	for _, l := range st.host.Logs() {
+	for _, l := range st.Host.Logs() {
 		if len(l.Message) > 2048 {
 			t.Errorf("log line of %d bytes, want at most 2048: %.80s...", len(l.Message), l.Message)
 		}
@@ -241,7 +248,7 @@ func TestBoundedDescriptionsAndLogLines(t *testing.T) {
 // enters the VM, a transfer does, and the access log and the admin's
 // /stats/prometheus show what the filter decided.
 func TestLocalStackScopesTheFilterAndReportsIt(t *testing.T) {
-	st := startLocal(t)
+	st := e2etest.StartLocal(t)
 	before := len(st.Host.Calls())
 	resp, err := st.Client.Get(st.ProxyURL + "/api/v2/products?x=1")
 	if err != nil {
@@ -255,8 +262,8 @@ func TestLocalStackScopesTheFilterAndReportsIt(t *testing.T) {
 	if calls := st.Host.Calls()[before:]; len(calls) != 0 {
 		t.Errorf("a pass-through request entered the VM: %v", calls)
 	}
-	if r := localTransfer(t, st, `{"handle":"`+demoHandle+`"}`); r.status != 200 {
-		t.Fatalf("transfer: got %d %s", r.status, r.body)
+	if r := e2etest.LocalTransfer(t, st, `{"handle":"`+e2etest.DemoHandle+`"}`); r.Status != 200 {
+		t.Fatalf("transfer: got %d %s", r.Status, r.Body)
 	}
 	if len(st.Host.Calls()) == before {
 		t.Error("a transfer did not enter the VM")
@@ -311,16 +318,16 @@ func TestLocalStackScopesTheFilterAndReportsIt(t *testing.T) {
 // Envoy's access log formats: a missing value is "-" in text and null in
 // JSON; a lone operator keeps its type.
 func TestHostAccessLogFormats(t *testing.T) {
-	st := newStack(t, stackOpts{hostConfig: func(c *envoyhost.Config) {
+	st := e2etest.NewStack(t, e2etest.StackOpts{HostConfig: func(c *envoyhost.Config) {
 		c.AccessLog = &envoyhost.AccessLog{Text: `%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% outcome=%FILTER_STATE(wasm.session_transfer.outcome:PLAIN)% id=%REQ(X-REQUEST-ID)% status=%FILTER_STATE(wasm.session_transfer.merchant_status:PLAIN)%`}
 	}})
-	r := st.req(t, objectBody)
+	r := st.Req(t, e2etest.ObjectBody)
 	r.Method = "PUT"
-	st.do(t, r)
-	st.do(t, &envoyhost.Request{Path: "/elsewhere"})
-	logs := st.host.AccessLogs()
+	st.Do(t, r)
+	st.Do(t, &envoyhost.Request{Path: "/elsewhere"})
+	logs := st.Host.AccessLogs()
 	want := []string{
-		"PUT " + transferPath + " 405 session_transfer.ErrorMethodNotAllowed outcome=ErrorMethodNotAllowed id=req-1 status=-",
+		"PUT " + e2etest.TransferPath + " 405 session_transfer.ErrorMethodNotAllowed outcome=ErrorMethodNotAllowed id=req-1 status=-",
 		"GET /elsewhere 200 via_upstream outcome=- id=- status=-",
 	}
 	if len(logs) != 2 || logs[0] != want[0] || logs[1] != want[1] {
@@ -333,15 +340,15 @@ func TestHostAccessLogFormats(t *testing.T) {
 
 // A recovered panic is reported like any other answer.
 func TestRecoveredPanicIsObservable(t *testing.T) {
-	st := newStack(t, stackOpts{wasm: wasmbuild.ForTest(t, wasmbuild.PluginPackage, "e2e_panic")})
-	resp := st.do(t, st.req(t, objectBody, [2]string{"x-e2e-panic", "1"}))
+	st := e2etest.NewStack(t, e2etest.StackOpts{Wasm: wasmbuild.ForTest(t, wasmbuild.PluginPackage, "e2e_panic")})
+	resp := st.Do(t, st.Req(t, e2etest.ObjectBody, [2]string{"x-e2e-panic", "1"}))
 	if resp.Status != 500 || resp.Details != "session_transfer.ErrorInternal" {
 		t.Errorf("got %d details %q, want 500 session_transfer.ErrorInternal", resp.Status, resp.Details)
 	}
 	if got := resp.FilterState["wasm."+metrics.StateOutcome]; got != "ErrorInternal" {
 		t.Errorf("outcome: got %q, want ErrorInternal", got)
 	}
-	if lines := answerLines(st.host)[envoyhost.LevelWarn]; len(lines) != 1 {
+	if lines := answerLines(st.Host)[envoyhost.LevelWarn]; len(lines) != 1 {
 		t.Errorf("warn answer lines: got %q, want one", lines)
 	}
 }
@@ -350,19 +357,19 @@ func TestRecoveredPanicIsObservable(t *testing.T) {
 // is a miss, a repeat a hit; a request refused before the lookup (no token)
 // counts neither.
 func TestTokenCacheCounters(t *testing.T) {
-	st := newStack(t, stackOpts{})
-	tok := validToken(t)
+	st := e2etest.NewStack(t, e2etest.StackOpts{})
+	tok := e2etest.ValidToken(t)
 	withToken := func() *envoyhost.Request {
-		r := st.req(t, objectBody)
+		r := st.Req(t, e2etest.ObjectBody)
 		r.Headers[1] = [2]string{"x-firmly-authorization", tok}
 		return r
 	}
-	cartOf(t, st.do(t, withToken()))
-	cartOf(t, st.do(t, withToken()))
-	cartOf(t, st.do(t, withToken()))
-	st.do(t, &envoyhost.Request{Method: "POST", Path: transferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}})
-	hits, _ := st.host.Metric("session_transfer.token_cache_hits")
-	misses, _ := st.host.Metric("session_transfer.token_cache_misses")
+	e2etest.CartOf(t, st.Do(t, withToken()))
+	e2etest.CartOf(t, st.Do(t, withToken()))
+	e2etest.CartOf(t, st.Do(t, withToken()))
+	st.Do(t, &envoyhost.Request{Method: "POST", Path: e2etest.TransferPath, Headers: envoyhost.Pairs{{"content-type", "application/json"}}})
+	hits, _ := st.Host.Metric("session_transfer.token_cache_hits")
+	misses, _ := st.Host.Metric("session_transfer.token_cache_misses")
 	if hits != 2 || misses != 1 {
 		t.Errorf("token_cache_hits %d, token_cache_misses %d; want 2 and 1", hits, misses)
 	}
@@ -371,17 +378,17 @@ func TestTokenCacheCounters(t *testing.T) {
 // auth.token_cache_entries 0 disables the cache: a repeated token is
 // verified in full every time, and neither counter moves.
 func TestTokenCacheCanBeDisabled(t *testing.T) {
-	st := newStack(t, stackOpts{hostConfig: func(c *envoyhost.Config) {
+	st := e2etest.NewStack(t, e2etest.StackOpts{HostConfig: func(c *envoyhost.Config) {
 		c.PluginConfig = []byte(strings.Replace(string(c.PluginConfig), `"allowed_app_ids"`, `"token_cache_entries": 0, "allowed_app_ids"`, 1))
 	}})
-	tok := validToken(t)
+	tok := e2etest.ValidToken(t)
 	for i := 0; i < 3; i++ {
-		r := st.req(t, objectBody)
+		r := st.Req(t, e2etest.ObjectBody)
 		r.Headers[1] = [2]string{"x-firmly-authorization", tok}
-		cartOf(t, st.do(t, r))
+		e2etest.CartOf(t, st.Do(t, r))
 	}
-	_, hits := st.host.Metric("session_transfer.token_cache_hits")
-	_, misses := st.host.Metric("session_transfer.token_cache_misses")
+	_, hits := st.Host.Metric("session_transfer.token_cache_hits")
+	_, misses := st.Host.Metric("session_transfer.token_cache_misses")
 	if hits || misses {
 		t.Errorf("token-cache counters defined (hits %v, misses %v) with the cache disabled", hits, misses)
 	}

@@ -1,4 +1,4 @@
-package e2e
+package authtest
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/cristalhq/jwt/v4"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/e2e/localstack"
 	"github.com/firmly/session-transfer-filter/e2e/refissuer"
@@ -45,7 +46,9 @@ func newECSigner(t testing.TB, kid string) ecSigner {
 }
 
 func (s ecSigner) jwk() string {
-	b := func(n interface{ FillBytes([]byte) []byte }) string { return b64u(n.FillBytes(make([]byte, 32))) }
+	b := func(n interface{ FillBytes([]byte) []byte }) string {
+		return e2etest.B64u(n.FillBytes(make([]byte, 32)))
+	}
 	return fmt.Sprintf(`{"kty":"EC","crv":"P-256","kid":%q,"alg":"ES256","use":"sig","x":%q,"y":%q}`, s.kid, b(s.key.X), b(s.key.Y))
 }
 
@@ -54,7 +57,7 @@ func (s ecSigner) token(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := jwt.NewBuilder(signer, jwt.WithKeyID(s.kid)).Build(deviceClaims())
+	tok, err := jwt.NewBuilder(signer, jwt.WithKeyID(s.kid)).Build(e2etest.DeviceClaims())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +85,8 @@ type jwksOpts struct {
 // jwksStack is the plugin with auth.remote_jwks only (no inline key, no
 // HS256 secret), a JWKS service and a test clock.
 type jwksStack struct {
-	*stack
-	jwks  *service
+	*e2etest.Stack
+	jwks  *e2etest.Service
 	clock *envoyhost.TestClock
 }
 
@@ -103,7 +106,7 @@ func remoteConfig(o jwksOpts) string {
   "session_key": {"secret": %q}, %s
   "merchants": {%q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento"}},
   "backend": {"cluster": "session_backend", "authority": "sessions.internal"}
-}`, inline, jwksPath, o.timeoutMs, o.refresh, o.retry, testSecret, stream, testDomain)
+}`, inline, jwksPath, o.timeoutMs, o.refresh, o.retry, e2etest.TestSecret, stream, e2etest.TestDomain)
 }
 
 func newJWKSStack(t *testing.T, o jwksOpts) *jwksStack {
@@ -120,16 +123,16 @@ func newJWKSStack(t *testing.T, o jwksOpts) *jwksStack {
 	if o.workers == 0 {
 		o.workers = 1
 	}
-	js := &jwksStack{jwks: newService(t, o.jwksTLS), clock: envoyhost.NewTestClock(time.Now())}
-	js.jwks.answer(500, "not yet")
-	js.stack = newStack(t, stackOpts{hostConfig: func(c *envoyhost.Config) {
+	js := &jwksStack{jwks: e2etest.NewService(t, o.jwksTLS), clock: envoyhost.NewTestClock(time.Now())}
+	js.jwks.Answer(500, "not yet")
+	js.Stack = e2etest.NewStack(t, e2etest.StackOpts{HostConfig: func(c *envoyhost.Config) {
 		c.PluginConfig = []byte(remoteConfig(o))
 		c.Clock = js.clock
 		c.Workers = o.workers
 		c.AllowOnHeadersStopIteration = o.pauseOnHeaders
-		cl := envoyhost.Cluster{Addr: js.jwks.addr(), FailInline: o.failInline}
+		cl := envoyhost.Cluster{Addr: js.jwks.Addr(), FailInline: o.failInline}
 		if o.jwksTLS {
-			cl.TLS = tlsTo(js.jwks, "issuer.test")
+			cl.TLS = e2etest.TLSTo(js.jwks, "issuer.test")
 		}
 		c.Clusters["jwks"] = cl
 	}})
@@ -142,28 +145,28 @@ func (js *jwksStack) advance(t *testing.T, seconds int) {
 	t.Helper()
 	for i := 0; i < seconds; i++ {
 		js.clock.Advance(time.Second)
-		if err := js.host.WaitCallouts(testContext(t)); err != nil {
+		if err := js.Host.WaitCallouts(e2etest.TestContext(t)); err != nil {
 			t.Fatalf("waiting for the JWKS fetch: %v", err)
 		}
 	}
 }
 
-func (js *jwksStack) fetches() int { return len(js.jwks.received()) }
+func (js *jwksStack) fetches() int { return len(js.jwks.Received()) }
 
 func (js *jwksStack) metric(name string) uint64 {
-	n, _ := js.host.Metric("session_transfer." + name)
+	n, _ := js.Host.Metric("session_transfer." + name)
 	return n
 }
 
 // transfer sends a transfer with token (none when "").
 func (js *jwksStack) transfer(t *testing.T, token string) *envoyhost.Response {
 	t.Helper()
-	r := js.req(t, `{"handle":"`+stringHandle+`"}`)
+	r := js.Req(t, `{"handle":"`+e2etest.StringHandle+`"}`)
 	r.Headers = removeHeader(r.Headers, "x-firmly-authorization")
 	if token != "" {
 		r.Headers = append(r.Headers, [2]string{"x-firmly-authorization", "Bearer " + token})
 	}
-	return js.do(t, r)
+	return js.Do(t, r)
 }
 
 func removeHeader(p envoyhost.Pairs, name string) envoyhost.Pairs {
@@ -176,21 +179,6 @@ func removeHeader(p envoyhost.Pairs, name string) envoyhost.Pairs {
 	return out
 }
 
-func wantStatus(t *testing.T, resp *envoyhost.Response, status int, errName string) apiError {
-	t.Helper()
-	if resp.Status != status {
-		t.Fatalf("got %d %s, want %d %s", resp.Status, resp.Body, status, errName)
-	}
-	if errName == "" {
-		return apiError{}
-	}
-	e := decodeError(t, resp)
-	if e.Error != errName {
-		t.Fatalf("got error %s (%s), want %s", e.Error, e.Description, errName)
-	}
-	return e
-}
-
 func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 	for _, mode := range []struct {
 		name  string
@@ -199,31 +187,31 @@ func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			js := newJWKSStack(t, jwksOpts{workers: 2, pauseOnHeaders: mode.pause})
 			good := newECSigner(t, "k-1")
-			js.jwks.answer(200, keySet(good))
+			js.jwks.Answer(200, keySet(good))
 
 			if n := js.fetches(); n != 0 {
 				t.Fatalf("%d fetches before the first tick, want none (the canary and plugin start never fetch)", n)
 			}
 			for i := 0; i < 2; i++ {
-				if p := js.host.Worker(i).TickPeriod(); p != 1000 {
+				if p := js.Host.Worker(i).TickPeriod(); p != 1000 {
 					t.Errorf("worker %d tick period %d ms, want 1000", i, p)
 				}
 			}
 			// No key at all yet: a token cannot be checked (503, on headers,
 			// so nothing reaches a merchant), a missing one is still a 401.
 			for i := 0; i < 2; i++ { // both workers
-				e := wantStatus(t, js.transfer(t, good.token(t)), 503, "ErrorAuthUnavailable")
+				e := e2etest.WantStatus(t, js.transfer(t, good.token(t)), 503, "ErrorAuthUnavailable")
 				if !strings.Contains(e.Description, "not available yet") {
 					t.Errorf("description %q, want it to say the keys are not available yet", e.Description)
 				}
 			}
-			wantStatus(t, js.transfer(t, ""), 401, "MissingAuthHeader")
-			if n := len(js.merchant.received()); n != 0 {
+			e2etest.WantStatus(t, js.transfer(t, ""), 401, "MissingAuthHeader")
+			if n := len(js.Merchant.Received()); n != 0 {
 				t.Errorf("the merchant was called %d times without a verified token", n)
 			}
 
 			js.advance(t, 1)
-			got := js.jwks.received()
+			got := js.jwks.Received()
 			if len(got) != 2 {
 				t.Fatalf("got %d fetches on the first tick, want one per worker (2)", len(got))
 			}
@@ -232,7 +220,7 @@ func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 					t.Errorf("fetch %s %s accept=%q, want GET %s", r.Method, r.Path, r.Header.Get("accept"), jwksPath)
 				}
 			}
-			for _, c := range js.host.Callouts() {
+			for _, c := range js.Host.Callouts() {
 				if c.Cluster != "jwks" {
 					continue
 				}
@@ -240,7 +228,7 @@ func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 					t.Errorf("fetch :authority %q timeout %d ms, want issuer.test and 2000", a, c.TimeoutMs)
 				}
 			}
-			for _, call := range js.host.Calls() {
+			for _, call := range js.Host.Calls() {
 				if strings.HasPrefix(call, "canary proxy_on_tick") {
 					t.Errorf("the canary ticked: %s", call)
 				}
@@ -249,7 +237,7 @@ func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 				t.Errorf("jwks_fetch_success %d, _failure %d; want 2 and 0", s, f)
 			}
 			for i := 0; i < 2; i++ {
-				cartOf(t, js.transfer(t, good.token(t)))
+				e2etest.CartOf(t, js.transfer(t, good.token(t)))
 			}
 			js.advance(t, 5)
 			if n := js.fetches(); n != 2 {
@@ -262,32 +250,32 @@ func TestJWKSFirstFetchOnTheFirstTickAnd503Before(t *testing.T) {
 func TestJWKSRefreshPicksUpARotationAndEmptiesTheCache(t *testing.T) {
 	js := newJWKSStack(t, jwksOpts{refresh: 30})
 	old, next := newECSigner(t, "k-old"), newECSigner(t, "k-new")
-	js.jwks.answer(200, keySet(old))
+	js.jwks.Answer(200, keySet(old))
 	js.advance(t, 1) // first fetch at +1 s
 	oldTok, newTok := old.token(t), next.token(t)
-	cartOf(t, js.transfer(t, oldTok))
-	cartOf(t, js.transfer(t, oldTok)) // now from the verified-token cache
-	if hits, _ := js.host.Metric("session_transfer.token_cache_hits"); hits != 1 {
+	e2etest.CartOf(t, js.transfer(t, oldTok))
+	e2etest.CartOf(t, js.transfer(t, oldTok)) // now from the verified-token cache
+	if hits, _ := js.Host.Metric("session_transfer.token_cache_hits"); hits != 1 {
 		t.Errorf("token_cache_hits %d, want 1: the repeated token was not served from the verified-token cache", hits)
 	}
-	wantStatus(t, js.transfer(t, newTok), 401, "MissingAuthHeader")
+	e2etest.WantStatus(t, js.transfer(t, newTok), 401, "MissingAuthHeader")
 
-	js.jwks.answer(200, keySet(next)) // the issuer rotates: k-old is gone
+	js.jwks.Answer(200, keySet(next)) // the issuer rotates: k-old is gone
 	js.advance(t, 29)
 	if n := js.fetches(); n != 1 {
 		t.Fatalf("%d fetches before refresh_seconds passed, want 1", n)
 	}
-	cartOf(t, js.transfer(t, oldTok)) // the old set is in force until the refresh
+	e2etest.CartOf(t, js.transfer(t, oldTok)) // the old set is in force until the refresh
 	js.advance(t, 1)
 	if n := js.fetches(); n != 2 {
 		t.Fatalf("%d fetches at refresh_seconds, want 2", n)
 	}
-	cartOf(t, js.transfer(t, newTok))
-	e := wantStatus(t, js.transfer(t, oldTok), 401, "MissingAuthHeader")
+	e2etest.CartOf(t, js.transfer(t, newTok))
+	e := e2etest.WantStatus(t, js.transfer(t, oldTok), 401, "MissingAuthHeader")
 	if !strings.Contains(e.Description, "key") {
 		t.Errorf("description %q, want it to name the unknown key", e.Description)
 	}
-	if strings.Contains(js.host.LogText(), oldTok) || strings.Contains(string(js.transfer(t, oldTok).Body), oldTok) {
+	if strings.Contains(js.Host.LogText(), oldTok) || strings.Contains(string(js.transfer(t, oldTok).Body), oldTok) {
 		t.Error("a token appears in a log line or an answer")
 	}
 	if s := js.metric("jwks_fetch_success"); s != 2 {
@@ -346,42 +334,42 @@ func TestJWKSFailuresKeepTheLastGoodSetAndRetry(t *testing.T) {
 			o := tc.opts
 			o.refresh, o.retry = 30, 2
 			js := newJWKSStack(t, o)
-			js.jwks.answer(200, keySet(good))
+			js.jwks.Answer(200, keySet(good))
 			js.advance(t, 1)
 			tok := good.token(t)
-			cartOf(t, js.transfer(t, tok))
+			e2etest.CartOf(t, js.transfer(t, tok))
 
-			js.jwks.set(tc.handler)
+			js.jwks.Set(tc.handler)
 			js.advance(t, 30) // the refresh fails
 			if n, f := js.fetches(), js.metric("jwks_fetch_failure"); n != 2 || f != 1 {
 				t.Fatalf("got %d fetches and %d failures, want 2 and 1", n, f)
 			}
-			cartOf(t, js.transfer(t, tok))
-			warns := strings.Join(js.host.LogsAt(envoyhost.LevelWarn), "\n")
+			e2etest.CartOf(t, js.transfer(t, tok))
+			warns := strings.Join(js.Host.LogsAt(envoyhost.LevelWarn), "\n")
 			if !strings.Contains(warns, "remote JWKS") || !strings.Contains(warns, tc.cause) || !strings.Contains(warns, "keeping the last good key set") {
 				t.Errorf("warn lines %q, want the cause %q and that the last good set is kept", warns, tc.cause)
 			}
-			if strings.Contains(js.host.LogText(), bodyMarker) {
-				t.Errorf("the answer's body was logged:\n%s", js.host.LogText())
+			if strings.Contains(js.Host.LogText(), bodyMarker) {
+				t.Errorf("the answer's body was logged:\n%s", js.Host.LogText())
 			}
 			// The retry comes retry_seconds (2) after the failure.
 			js.advance(t, 1)
 			if n := js.fetches(); n != 2 {
 				t.Fatalf("%d fetches 1 s after the failure, want 2", n)
 			}
-			js.jwks.answer(200, keySet(good))
+			js.jwks.Answer(200, keySet(good))
 			js.advance(t, 1)
 			if n, s := js.fetches(), js.metric("jwks_fetch_success"); n != 3 || s != 2 {
 				t.Fatalf("got %d fetches and %d successes, want the retry (3) to succeed (2)", n, s)
 			}
-			cartOf(t, js.transfer(t, tok))
+			e2etest.CartOf(t, js.transfer(t, tok))
 		})
 	}
 }
 
 func TestJWKSRetryDelayDoublesUpToRefresh(t *testing.T) {
 	js := newJWKSStack(t, jwksOpts{refresh: 30, retry: 2})
-	js.jwks.answer(503, bodyMarker)
+	js.jwks.Answer(503, bodyMarker)
 	// Fetches at +1 (first tick), then +2, +4, +8, +16 after each failure,
 	// then capped at refresh: +30, +30.
 	var at []int
@@ -400,17 +388,17 @@ func TestJWKSRetryDelayDoublesUpToRefresh(t *testing.T) {
 		t.Errorf("jwks_fetch_failure %d, want %d", f, len(want))
 	}
 	// Never a key: still 503 for a token, 401 without one.
-	wantStatus(t, js.transfer(t, newECSigner(t, "k").token(t)), 503, "ErrorAuthUnavailable")
-	wantStatus(t, js.transfer(t, ""), 401, "MissingAuthHeader")
-	warns := js.host.LogsAt(envoyhost.LevelWarn)
+	e2etest.WantStatus(t, js.transfer(t, newECSigner(t, "k").token(t)), 503, "ErrorAuthUnavailable")
+	e2etest.WantStatus(t, js.transfer(t, ""), 401, "MissingAuthHeader")
+	warns := js.Host.LogsAt(envoyhost.LevelWarn)
 	if len(warns) == 0 || !strings.Contains(warns[0], "no remote key is loaded yet") {
 		t.Errorf("warn lines %q, want them to say no key is loaded yet", warns)
 	}
 	// A success resets the delay.
 	good := newECSigner(t, "k-good")
-	js.jwks.answer(200, keySet(good))
+	js.jwks.Answer(200, keySet(good))
 	js.advance(t, 30)
-	cartOf(t, js.transfer(t, good.token(t)))
+	e2etest.CartOf(t, js.transfer(t, good.token(t)))
 }
 
 func TestJWKSInlineDispatchFailureIsAFailedFetch(t *testing.T) {
@@ -427,7 +415,7 @@ func TestJWKSInlineDispatchFailureIsAFailedFetch(t *testing.T) {
 	if f := js.metric("jwks_fetch_failure"); f != 2 {
 		t.Errorf("jwks_fetch_failure %d after retry_seconds, want 2", f)
 	}
-	if w := strings.Join(js.host.LogsAt(envoyhost.LevelWarn), "\n"); !strings.Contains(w, "dispatch") {
+	if w := strings.Join(js.Host.LogsAt(envoyhost.LevelWarn), "\n"); !strings.Contains(w, "dispatch") {
 		t.Errorf("warn lines %q, want the dispatch failure", w)
 	}
 }
@@ -438,7 +426,7 @@ func TestJWKSAtMostOneFetchInFlight(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	inFlight, most := 0, 0
-	js.jwks.set(func(w http.ResponseWriter, _ *http.Request) {
+	js.jwks.Set(func(w http.ResponseWriter, _ *http.Request) {
 		mu.Lock()
 		inFlight++
 		most = max(most, inFlight)
@@ -453,17 +441,17 @@ func TestJWKSAtMostOneFetchInFlight(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		js.clock.Advance(time.Second)
 	}
-	if n := len(js.host.Callouts()); n != 1 {
+	if n := len(js.Host.Callouts()); n != 1 {
 		t.Errorf("%d fetches dispatched during 40 ticks with one outstanding, want 1", n)
 	}
 	close(release)
-	if err := js.host.WaitCallouts(testContext(t)); err != nil {
+	if err := js.Host.WaitCallouts(e2etest.TestContext(t)); err != nil {
 		t.Fatal(err)
 	}
 	if most != 1 || js.metric("jwks_fetch_success") != 1 {
 		t.Errorf("at most %d concurrent fetches, %d successes; want 1 and 1", most, js.metric("jwks_fetch_success"))
 	}
-	cartOf(t, js.transfer(t, good.token(t)))
+	e2etest.CartOf(t, js.transfer(t, good.token(t)))
 	// The refresh is counted from the answer, which came 40 s late.
 	js.advance(t, 29)
 	if n := js.fetches(); n != 1 {
@@ -478,9 +466,9 @@ func TestJWKSAtMostOneFetchInFlight(t *testing.T) {
 func TestJWKSOverTLS(t *testing.T) {
 	js := newJWKSStack(t, jwksOpts{jwksTLS: true})
 	good := newECSigner(t, "k-tls")
-	js.jwks.answer(200, keySet(good))
+	js.jwks.Answer(200, keySet(good))
 	js.advance(t, 1)
-	cartOf(t, js.transfer(t, good.token(t)))
+	e2etest.CartOf(t, js.transfer(t, good.token(t)))
 }
 
 // The local stack: envoy.yaml's remote_jwks against the reference issuer.
@@ -494,7 +482,7 @@ func TestLocalStackKeyRotation(t *testing.T) {
 	clock := envoyhost.NewTestClock(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: pluginWasm(t), Ephemeral: true, DataDir: t.TempDir(), Clock: clock})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: e2etest.PluginWasm(t), Ephemeral: true, DataDir: t.TempDir(), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,18 +490,18 @@ func TestLocalStackKeyRotation(t *testing.T) {
 	if st.Issuer == nil || st.IssuerURL == "" {
 		t.Fatal("envoy.yaml has no remote_jwks served by the reference issuer")
 	}
-	send := func(tok string) localResult {
-		return localTransferWith(t, st, tok, `{"handle":"`+demoHandle+`"}`)
+	send := func(tok string) e2etest.LocalResult {
+		return e2etest.LocalTransferWith(t, st, tok, `{"handle":"`+e2etest.DemoHandle+`"}`)
 	}
 	oldTok, err := localstack.DevToken(root, "dev-device-1", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := send(oldTok); r.status != 200 {
-		t.Fatalf("the development token before rotation: got %d %+v, want 200", r.status, r.err)
+	if r := send(oldTok); r.Status != 200 {
+		t.Fatalf("the development token before rotation: got %d %+v, want 200", r.Status, r.Err)
 	}
 
-	admin(t, st, "POST", st.IssuerURL+"/_admin/rotate", nil)
+	e2etest.Admin(t, st, "POST", st.IssuerURL+"/_admin/rotate", nil)
 	minted, err := refissuer.MintFrom(st.Client, st.IssuerURL, refissuer.TokenRequest{DeviceID: "dev-device-2", AppID: "local-dev", TTLSeconds: 3600})
 	if err != nil {
 		t.Fatal(err)
@@ -528,11 +516,11 @@ func TestLocalStackKeyRotation(t *testing.T) {
 	}
 	// Both workers refreshed (the requests below alternate between them).
 	for i := 0; i < 2; i++ {
-		if r := send(minted.Token); r.status != 200 {
-			t.Fatalf("token of the new key: got %d %+v, want 200 without a restart", r.status, r.err)
+		if r := send(minted.Token); r.Status != 200 {
+			t.Fatalf("token of the new key: got %d %+v, want 200 without a restart", r.Status, r.Err)
 		}
-		if r := send(oldTok); r.status != 401 || r.err.Error != "MissingAuthHeader" {
-			t.Fatalf("token of the removed key: got %d %+v, want 401 MissingAuthHeader", r.status, r.err)
+		if r := send(oldTok); r.Status != 401 || r.Err.Error != "MissingAuthHeader" {
+			t.Fatalf("token of the removed key: got %d %+v, want 401 MissingAuthHeader", r.Status, r.Err)
 		}
 	}
 }
@@ -542,12 +530,12 @@ func TestJWKSAnswerOfExactly64KiBIsUsable(t *testing.T) {
 	good := newECSigner(t, "k-good")
 	set := keySet(good)
 	pad := 64<<10 - len(set) - len(`,"pad":""`)
-	js.jwks.answer(200, set[:len(set)-1]+`,"pad":"`+strings.Repeat("x", pad)+`"}`)
+	js.jwks.Answer(200, set[:len(set)-1]+`,"pad":"`+strings.Repeat("x", pad)+`"}`)
 	js.advance(t, 1)
 	if s := js.metric("jwks_fetch_success"); s != 1 {
-		t.Fatalf("jwks_fetch_success %d for a 65536-byte answer, want 1; logs:\n%s", s, js.host.LogText())
+		t.Fatalf("jwks_fetch_success %d for a 65536-byte answer, want 1; logs:\n%s", s, js.Host.LogText())
 	}
-	cartOf(t, js.transfer(t, good.token(t)))
+	e2etest.CartOf(t, js.transfer(t, good.token(t)))
 }
 
 func TestJWKSInlineKeysAreAcceptedBeforeAndBesideRemoteKeys(t *testing.T) {
@@ -555,15 +543,15 @@ func TestJWKSInlineKeysAreAcceptedBeforeAndBesideRemoteKeys(t *testing.T) {
 	js := newJWKSStack(t, jwksOpts{inlineKey: inline.jwk()})
 	// An inline key works before the first fetch. A token no inline key
 	// can check may be of a remote key that has not arrived: 503, not 401.
-	cartOf(t, js.transfer(t, inline.token(t)))
-	wantStatus(t, js.transfer(t, remote.token(t)), 503, "ErrorAuthUnavailable")
-	js.jwks.answer(200, keySet(remote))
+	e2etest.CartOf(t, js.transfer(t, inline.token(t)))
+	e2etest.WantStatus(t, js.transfer(t, remote.token(t)), 503, "ErrorAuthUnavailable")
+	js.jwks.Answer(200, keySet(remote))
 	js.advance(t, 1)
-	cartOf(t, js.transfer(t, remote.token(t)))
-	cartOf(t, js.transfer(t, inline.token(t)))
+	e2etest.CartOf(t, js.transfer(t, remote.token(t)))
+	e2etest.CartOf(t, js.transfer(t, inline.token(t)))
 	// A rotation away from every remote key never removes the inline one.
-	js.jwks.answer(200, keySet(newECSigner(t, "k-other")))
+	js.jwks.Answer(200, keySet(newECSigner(t, "k-other")))
 	js.advance(t, 30)
-	cartOf(t, js.transfer(t, inline.token(t)))
-	wantStatus(t, js.transfer(t, remote.token(t)), 401, "MissingAuthHeader")
+	e2etest.CartOf(t, js.transfer(t, inline.token(t)))
+	e2etest.WantStatus(t, js.transfer(t, remote.token(t)), 401, "MissingAuthHeader")
 }

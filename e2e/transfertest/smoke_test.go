@@ -1,4 +1,4 @@
-package e2e
+package transfertest
 
 import (
 	"context"
@@ -11,16 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
-	"github.com/firmly/session-transfer-filter/e2e/wasmbuild"
 )
-
-func pluginWasm(t testing.TB) []byte { return wasmbuild.ForTest(t, wasmbuild.PluginPackage) }
 
 func TestPluginLoadsWithinEnvoysHostSurface(t *testing.T) {
 	for _, v := range []envoyhost.EnvoyVersion{envoyhost.Envoy133, envoyhost.Envoy139} {
 		t.Run(v.String(), func(t *testing.T) {
-			mod, err := envoyhost.Compile(context.Background(), pluginWasm(t), v)
+			mod, err := envoyhost.Compile(context.Background(), e2etest.PluginWasm(t), v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,8 +60,8 @@ func TestNonTransferRequestPassesThroughUntouched(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	h, err := envoyhost.Start(ctx, pluginWasm(t), envoyhost.Config{
-		PluginConfig: []byte(pluginConfig(t, stackOpts{})),
+	h, err := envoyhost.Start(ctx, e2etest.PluginWasm(t), envoyhost.Config{
+		PluginConfig: []byte(e2etest.PluginConfig(t, e2etest.StackOpts{})),
 		Clusters:     map[string]envoyhost.Cluster{"app": {Addr: strings.TrimPrefix(app.URL, "http://")}},
 		Routes:       []envoyhost.Route{{Prefix: "/", Cluster: "app"}},
 	})

@@ -1,4 +1,4 @@
-package e2e
+package perftest
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 // pass-through), every one with a fresh HS256 token so a token cache cannot
 // hide a leak, all upstreams in process:
 //
-//	SOAK_TRANSFERS=100000 go test -count=1 -timeout 1h -run TestMemorySoakOnDemand -v ./e2e
+//	SOAK_TRANSFERS=100000 go test -count=1 -timeout 1h -run TestMemorySoakOnDemand -v ./e2e/perftest
 //
 // Linear memory must stay at most 16 MiB and flat after the first tenth.
 // CI runs the short TestMemoryStaysBoundedOverManyTransfers instead.

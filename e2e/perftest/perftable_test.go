@@ -1,4 +1,4 @@
-package e2e
+package perftest
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 )
 
@@ -164,7 +165,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	wasmPath := os.Getenv("PLUGIN_WASM")
 	if wasmPath == "" {
 		wasmPath = filepath.Join(t.TempDir(), "plugin.wasm")
-		if err := os.WriteFile(wasmPath, pluginWasm(t), 0o644); err != nil {
+		if err := os.WriteFile(wasmPath, e2etest.PluginWasm(t), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,9 +183,9 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		Rounds       int                 `json:"rounds"`
 		Scenarios    []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, PluginConfig: e2etest.PluginConfig(t, e2etest.StackOpts{}), Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
-			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(lumaCart))}}, lumaCart},
+			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(e2etest.LumaCart))}}, e2etest.LumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
 			"app":             {200, envoyhost.Pairs{{"content-length", strconv.Itoa(len(appAnswer))}, {"content-type", "text/plain"}}, appAnswer},
 		},
@@ -208,7 +209,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	if err := os.WriteFile(inPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, "--no-liftoff", filepath.Join("v8bench", "host.mjs"), inPath)
+	cmd := exec.Command(node, "--no-liftoff", filepath.Join("..", "v8bench", "host.mjs"), inPath)
 	cmd.Stderr = os.Stderr
 	outb, err := cmd.Output()
 	if err != nil {

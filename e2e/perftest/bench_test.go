@@ -1,4 +1,4 @@
-package e2e
+package perftest
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/internal/config"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
@@ -37,15 +38,15 @@ type perfScenario struct {
 // perfToken signs a device token unique to i, so a token cache never hits.
 func perfToken(tb testing.TB, alg string, i int) string {
 	kid := map[string]string{"RS256": "rsa-1", "ES256": "ec-1", "HS256": ""}[alg]
-	c := deviceClaims()
+	c := e2etest.DeviceClaims()
 	c["jti"] = "perf-" + strconv.Itoa(i)
-	return token(tb, alg, kid, c)
+	return e2etest.Token(tb, alg, kid, c)
 }
 
 func transferRequest(tok string) *envoyhost.Request {
-	return &envoyhost.Request{Method: "POST", Path: transferPath, Authority: "api.firmly.test",
+	return &envoyhost.Request{Method: "POST", Path: e2etest.TransferPath, Authority: "api.firmly.test",
 		Headers: envoyhost.Pairs{{"content-type", "application/json"}, {"x-firmly-authorization", tok}, {"x-request-id", "req-1"}},
-		Body:    []byte(objectBody)}
+		Body:    []byte(e2etest.ObjectBody)}
 }
 
 func perfScenarios() []perfScenario {
@@ -61,8 +62,8 @@ func perfScenarios() []perfScenario {
 					{"x-request-id", "req-2"}, {"x-forwarded-for", "203.0.113.7"}, {"x-forwarded-proto", "https"}}}
 		}},
 		{"401 on headers", 401, func(testing.TB, int) *envoyhost.Request {
-			return &envoyhost.Request{Method: "POST", Path: transferPath, Authority: "api.firmly.test",
-				Headers: envoyhost.Pairs{{"content-type", "application/json"}}, Body: []byte(objectBody)}
+			return &envoyhost.Request{Method: "POST", Path: e2etest.TransferPath, Authority: "api.firmly.test",
+				Headers: envoyhost.Pairs{{"content-type", "application/json"}}, Body: []byte(e2etest.ObjectBody)}
 		}},
 		{"400 on body (HS256)", 400, func(tb testing.TB, i int) *envoyhost.Request {
 			r := transferRequest(perfToken(tb, "HS256", i))
@@ -96,9 +97,9 @@ func handlerAnswer(status int, contentType, body string) http.Handler {
 func newPerfHost(tb testing.TB) *envoyhost.Host {
 	tb.Helper()
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(pluginConfig(tb, stackOpts{})),
+		PluginConfig: []byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})),
 		Clusters: map[string]envoyhost.Cluster{
-			"merchant_luma":   {Handler: handlerAnswer(200, "application/json", lumaCart)},
+			"merchant_luma":   {Handler: handlerAnswer(200, "application/json", e2etest.LumaCart)},
 			"session_backend": {Handler: handlerAnswer(201, "application/json", backendAnswer)},
 			"app":             {Handler: handlerAnswer(200, "text/plain", appAnswer)},
 		},
@@ -106,7 +107,7 @@ func newPerfHost(tb testing.TB) *envoyhost.Host {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h, err := envoyhost.Start(ctx, pluginWasm(tb), cfg)
+	h, err := envoyhost.Start(ctx, e2etest.PluginWasm(tb), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func BenchmarkModuleTime(b *testing.B) {
 
 // nativeEngine is the same engine and configuration the plugin runs.
 func nativeEngine(tb testing.TB) *transfer.Engine {
-	cfg, err := config.Parse([]byte(pluginConfig(tb, stackOpts{})), nil)
+	cfg, err := config.Parse([]byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
 	answers := []struct {
 		status int
 		body   string
-	}{{200, lumaCart}, {201, backendAnswer}}
+	}{{200, e2etest.LumaCart}, {201, backendAnswer}}
 	for i := 0; step.Kind == transfer.Dispatch && i < len(answers); i++ {
 		a := answers[i]
 		step = t.OnCalloutAnswer(a.status, []byte(a.body), len(a.body), now)
