@@ -77,6 +77,7 @@ case "$cmd" in
     # Modules of their own for their heavy test dependencies (go-containerregistry; Envoy
     # Gateway's and Gateway API's Kubernetes types), so ./... skips them too.
     (cd tools/ociimage && PLUGIN_WASM="$PWD/../../plugin.wasm" go test -count=1 ./...)
+    (cd e2e/envoy-gateway && go test -count=1 ./...)
     ;;
   check)
     unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -84,6 +85,7 @@ case "$cmd" in
     go vet ./...
     (cd internal/gjsonpretty && go vet ./...)
     (cd tools/ociimage && go vet ./...)
+    (cd e2e/envoy-gateway && go vet ./...)
     GOOS=wasip1 GOARCH=wasm go vet ./plugin/... ./internal/...
     build
     ;;
