@@ -11,12 +11,14 @@ usage() {
   cat <<USAGE
 usage: ./build.sh [command]
   build   build plugin.wasm (GOOS=wasip1 GOARCH=wasm, c-shared reactor) and print its size (default)
+  image   build, then write plugin.wasm as OCI images (Docker format and OCI Wasm artifact) in
+          dist/oci/ and print their digests for the Istio and Envoy Gateway kits
   test    build, then run every test (go test ./...) against that plugin.wasm
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
   run     build, then run the filter locally with the reference services (flags: see README)
   reset   delete the local run's session store (e2e/localstack-data/)
   bench   build, then print the module's own µs per request natively, under wazero and V8 (docs/performance.md)
-  clean   remove build outputs
+  clean   remove build outputs (plugin.wasm, dist/)
 VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
 USAGE
 }
@@ -91,6 +93,17 @@ compile_progress() {
   (( n == 0 )) || echo "  compiled $n packages in $((SECONDS - start)) s"
 }
 
+# image writes the two OCI image layouts with tools/ociimage, a module of its own (its test needs
+# go-containerregistry, which the main module does without); the tag is the build's version.
+image() {
+  local v
+  v=$(version)
+  ociimage_tmp=$(mktemp -d)
+  trap 'rm -rf "$ociimage_tmp"' EXIT
+  go -C tools/ociimage build -o "$ociimage_tmp/ociimage" .
+  "$ociimage_tmp/ociimage" -wasm plugin.wasm -out dist/oci -tag "$v"
+}
+
 # run compiles the local stack to a binary first, saying so, so a cold first run (module downloads,
 # then a minute or more of compiling) is not silent; then the stack replaces this shell, so Ctrl-C
 # (SIGINT) reaches it directly. The binary sits in the user's cache, one per checkout.
@@ -109,6 +122,10 @@ cmd=${1:-build}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   build) build ;;
+  image)
+    build
+    image
+    ;;
   test)
     build
     # Each package's ok/FAIL line comes as it finishes; talk adds a line while a slow package
@@ -119,12 +136,18 @@ case "$cmd" in
       talk $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
     # A module of its own (it stands in for gjson's pretty dependency), so ./... skips it.
     (cd internal/gjsonpretty && go test -count=1 -timeout 2m ./...)
+    # Modules of their own for their heavy test dependencies (go-containerregistry; Envoy
+    # Gateway's and Gateway API's Kubernetes types), so ./... skips them too.
+    (cd tools/ociimage && PLUGIN_WASM="$PWD/../../plugin.wasm" go test -count=1 -timeout 4m ./...)
+    (cd e2e/envoy-gateway && go test -count=1 -timeout 4m ./...)
     ;;
   check)
     unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
     if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
     go vet ./...
     (cd internal/gjsonpretty && go vet ./...)
+    (cd tools/ociimage && go vet ./...)
+    (cd e2e/envoy-gateway && go vet ./...)
     GOOS=wasip1 GOARCH=wasm go vet ./plugin/... ./internal/...
     build
     ;;
@@ -146,7 +169,7 @@ case "$cmd" in
     fi
     sed -n '/^module µs/,/^wazero linear memory/p' "$out"
     ;;
-  clean) rm -f plugin.wasm ;;
+  clean) rm -rf plugin.wasm dist ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

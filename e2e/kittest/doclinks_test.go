@@ -16,7 +16,7 @@ import (
 func userDocs(t *testing.T) []string {
 	t.Helper()
 	docs, _ := filepath.Glob("../docs/*.md")
-	return append([]string{"../README.md", "../CHANGELOG.md", "istio/README.md"}, docs...)
+	return append([]string{"../README.md", "../CHANGELOG.md", "istio/README.md", "envoy-gateway/README.md"}, docs...)
 }
 
 var (
