@@ -19,6 +19,7 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/merchant"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
+	"github.com/firmly/session-transfer-filter/internal/tracecontext"
 )
 
 // Engine holds what every transfer shares: the configuration and the token
@@ -124,6 +125,7 @@ type Transfer struct {
 	merchant  *config.Merchant
 	claims    *auth.Claims
 	requestID string
+	trace     [][2]string // the client's well-formed trace headers, copied onto both callouts
 	key       string
 	cartJSON  []byte
 }
@@ -229,7 +231,7 @@ func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Clai
 			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
-	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id")}
+	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id"), trace: tracecontext.Pick(h)}
 	return t, Step{Kind: AwaitBody}
 }
 
@@ -282,6 +284,7 @@ func (t *Transfer) OnBody(body []byte) Step {
 	if t.requestID != "" {
 		h = append(h, [2]string{"x-request-id", t.requestID})
 	}
+	h = append(h, t.trace...)
 	h = append(h, m.Headers...)
 	t.state = awaitingMerchant
 	return Step{Kind: Dispatch, Callout: &Callout{
@@ -331,6 +334,7 @@ func (t *Transfer) OnMerchantResponse(status int, body []byte, bodySize int, now
 	if t.requestID != "" {
 		h = append(h, [2]string{"x-request-id", t.requestID})
 	}
+	h = append(h, t.trace...)
 	h = append(h, b.Headers...)
 	t.state = awaitingBackend
 	return Step{Kind: Dispatch, Callout: &Callout{Cluster: b.Cluster, Headers: h, Body: body, TimeoutMs: b.TimeoutMs}}
