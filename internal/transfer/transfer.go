@@ -78,6 +78,12 @@ type Step struct {
 	Merchant string
 	// TokenCache is what the verified-token cache did for this request.
 	TokenCache auth.CacheOutcome
+	// Claims are the device's, once it is authenticated (whatever came
+	// after); nil before.
+	Claims *auth.Claims
+	// UnknownKid: the reply is a 401 for a kid the loaded remote set
+	// lacks; the plugin may hold the request for a refetch (SPEC §2.2b).
+	UnknownKid bool
 }
 
 // Callout is an HTTP call through Envoy.
@@ -137,7 +143,12 @@ var (
 	replyAuthRepeated    = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	replyKeysUnavailable = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet"))
 	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
+	replyRefetchFailed   = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys could not be refreshed"))
 )
+
+// KeysUnavailable is the reply to a request that waited for a refetch of
+// the remote JWKS that failed (SPEC §2.2b).
+func KeysUnavailable() Step { return replyRefetchFailed }
 
 func errorReply(err *apierror.Error) Step {
 	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
@@ -201,10 +212,12 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	case res.Err != nil && res.Err.Unavailable:
 		return nil, withCache(replyKeysUnavailable, res.Cache)
 	case res.Err != nil:
-		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		s := withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		s.UnknownKid = res.Err.UnknownKid
+		return nil, s
 	}
 	t, step := e.afterAuth(h, route, res.Claims)
-	step.TokenCache = res.Cache
+	step.TokenCache, step.Claims = res.Cache, res.Claims
 	return t, step
 }
 
