@@ -6,10 +6,11 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
-// vmMetrics defines each metric through proxy_define_metric on its first
-// use and caches the id by name, so a request never pays a define call for
-// a name already used in this VM. Names are bounded: tags only ever carry
-// a configured merchant (or "none") and a catalogued outcome.
+// vmMetrics defines every metric through proxy_define_metric when the
+// plugin starts (defineAll) and caches the id by name, so a request never
+// pays a define call. A name not defined at start is defined on its first
+// use. Names are bounded: tags only ever carry a configured merchant (or
+// "none") and a catalogued outcome.
 type vmMetrics struct {
 	counters   map[string]proxywasm.MetricCounter
 	histograms map[string]proxywasm.MetricHistogram
@@ -115,14 +116,14 @@ func (m *vmMetrics) addGauge(name string, delta int64) {
 	m.gauge(name).Add(delta)
 }
 
-// inc adds one to a counter, defining it on first use. The remote-JWKS
+// inc adds one to a counter (defined at start, or on first use). The remote-JWKS
 // fetch and the token cache report through it too.
 func (m *vmMetrics) inc(name string) {
 	defer m.survive(name)
 	m.counter(name).Increment(1)
 }
 
-// record adds a sample to a histogram, defining it on first use.
+// record adds a sample to a histogram (defined at start, or on first use).
 func (m *vmMetrics) record(name string, v uint64) {
 	defer m.survive(name)
 	m.histogram(name).Record(v)
