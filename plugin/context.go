@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"slices"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -67,11 +66,12 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
+	// Every series at 0 from the start (SPEC §2.9). The order of the
+	// merchants does not matter: each name is defined once.
 	merchants := make([]string, 0, len(cfg.Merchants))
 	for m := range cfg.Merchants {
 		merchants = append(merchants, m)
 	}
-	slices.Sort(merchants)
 	p.stats.defineAll(metrics.StartSeries(merchants))
 	logf(levelInfo, "session-transfer: version %s started with %d merchant(s), pause_on_headers=%v", version, len(cfg.Merchants), cfg.PauseOnHeaders)
 	return types.OnPluginStartStatusOK
