@@ -108,6 +108,9 @@ type Getenv func(name string) (string, bool)
 var reservedHeaders = map[string]bool{
 	"content-type": true, "content-length": true, "host": true, "transfer-encoding": true,
 	"x-firmly-session-key": true, "x-request-id": true, "idempotency-key": true, "x-firmly-device-id": true,
+	// The client's trace context (tracecontext.Names), copied onto both callouts.
+	"traceparent": true, "tracestate": true, "b3": true, "x-b3-traceid": true, "x-b3-spanid": true,
+	"x-b3-parentspanid": true, "x-b3-sampled": true, "x-b3-flags": true, "x-cloud-trace-context": true,
 }
 
 const maxTimeoutMs = 60_000
