@@ -191,3 +191,29 @@ func TestJWKSUnknownKidStormFetchesAtMostOncePerWindow(t *testing.T) {
 		t.Errorf("jwks_refetch_on_unknown_kid %d, want %d", r, len(fetchedAt))
 	}
 }
+
+// The gauge of worker VMs without remote keys: each worker counts itself
+// from its first tick (the canary never does) until its first successful
+// fetch, so it shows "no keys on some VM" while any worker has none.
+func TestJWKSVMsWithoutRemoteKeysGauge(t *testing.T) {
+	js := newJWKSStack(t, jwksOpts{workers: 2, retry: 1})
+	js.jwks.answer(503, bodyMarker)
+	if g, ok := js.host.Metric("session_transfer.jwks_vms_without_remote_keys"); !ok || g != 0 {
+		t.Fatalf("before the first tick: gauge %d (defined %v), want defined at 0", g, ok)
+	}
+	js.advance(t, 3) // every fetch fails
+	if g := js.metric("jwks_vms_without_remote_keys"); g != 2 {
+		t.Fatalf("gauge %d with both workers failing, want 2", g)
+	}
+	good := newECSigner(t, "k-good")
+	js.jwks.answer(200, keySet(good))
+	js.advance(t, 4)
+	if g := js.metric("jwks_vms_without_remote_keys"); g != 0 {
+		t.Errorf("gauge %d after both workers loaded, want 0", g)
+	}
+	js.jwks.answer(503, bodyMarker) // a later failure keeps the set: still 0
+	js.advance(t, 31)
+	if g, f := js.metric("jwks_vms_without_remote_keys"), js.metric("jwks_fetch_failure"); g != 0 || f < 4 {
+		t.Errorf("gauge %d, failures %d after a failed refresh; want 0 and the refresh failures counted", g, f)
+	}
+}
