@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/metrics"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
@@ -65,11 +66,18 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.engine = engine
+	// Every series at 0 from the start (SPEC §2.9). The order of the
+	// merchants does not matter: each name is defined once.
+	merchants := make([]string, 0, len(cfg.Merchants))
+	for m := range cfg.Merchants {
+		merchants = append(merchants, m)
+	}
+	p.stats.defineAll(metrics.StartSeries(merchants))
 	logf(levelInfo, "session-transfer: version %s started with %d merchant(s), pause_on_headers=%v", version, len(cfg.Merchants), cfg.PauseOnHeaders)
 	return types.OnPluginStartStatusOK
 }
 
 // NewHttpContext implements types.PluginContext.
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &httpContext{engine: p.engine, id: contextID, stats: p.stats}
+	return &httpContext{engine: p.engine, id: contextID, stats: p.stats, jwks: p.jwks}
 }

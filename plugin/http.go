@@ -34,6 +34,16 @@ type httpContext struct {
 	dispatched     time.Time // the outstanding callout was dispatched
 	export         bool      // the outstanding callout is the merchant export
 	merchantStatus string    // the export's status as text; "" while none answered
+
+	// A request paused on its headers while the remote JWKS is fetched
+	// again for its unknown kid (SPEC §2.2b).
+	jwks         *jwksFetcher // nil without auth.remote_jwks
+	waiting      bool
+	headers      [][2]string // to judge it again
+	headersEOS   bool
+	bodySize     int  // body buffered meanwhile (pause_on_headers only)
+	bodyEnded    bool // ... and its end
+	trailersSeen bool
 }
 
 // now is the clock; reading it arms no timer.
@@ -73,17 +83,38 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	if headersHook != nil {
 		headersHook(h)
 	}
-	t, step := c.engine.Start(h, c.start)
+	return c.judge(h, endOfStream, c.start, false)
+}
+
+// judge runs the header checks (Engine.Start) and carries out their step.
+// A token whose kid the loaded remote set lacks may wait for a refetch
+// (SPEC §2.2b): the request pauses on its headers and keysReady judges it
+// again when the fetch ends (again is then true, and it cannot wait twice).
+func (c *httpContext) judge(h [][2]string, endOfStream bool, at time.Time, again bool) types.Action {
+	t, step := c.engine.Start(h, at)
 	switch step.TokenCache {
 	case auth.CacheHit:
 		c.stats.inc(metrics.TokenCacheHits)
 	case auth.CacheMiss:
 		c.stats.inc(metrics.TokenCacheMisses)
 	}
+	if cl := step.Claims; cl != nil {
+		setState(metrics.StateDeviceID, cl.DeviceID)
+		if cl.AppID != "" {
+			setState(metrics.StateAppID, cl.AppID)
+		}
+		if cl.Kid != "" {
+			setState(metrics.StateKid, cl.Kid)
+		}
+	}
 	switch step.Kind {
 	case transfer.PassThrough:
 		return types.ActionContinue
 	case transfer.Reply:
+		if step.UnknownKid && !again && c.jwks != nil && c.jwks.waitForKeys(c, at) {
+			c.waiting, c.headers, c.headersEOS = true, h, endOfStream
+			return types.ActionPause
+		}
 		return c.reply(step)
 	}
 	c.t = t
@@ -100,10 +131,57 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	return types.ActionContinue
 }
 
+// keysReady is called, with this stream the effective context, when the
+// fetch the request waited for has ended: judged again against the set in
+// force, it goes on as if it had just arrived; a failed fetch is 503.
+func (c *httpContext) keysReady(fetched bool) {
+	var action types.Action
+	defer c.recoverTo(&action)
+	if !c.waiting || c.gone || c.replied {
+		return
+	}
+	h, eos := c.headers, c.headersEOS
+	c.waiting, c.headers = false, nil
+	if !fetched {
+		c.reply(transfer.KeysUnavailable())
+		return
+	}
+	action = c.judge(h, eos, now(), true)
+	if c.replied || c.t == nil || eos {
+		return
+	}
+	if c.engine.Config().PauseOnHeaders {
+		// The headers stay stopped; the body kept arriving meanwhile
+		// (allow_on_headers_stop_iteration), so if it has ended, take it now.
+		switch {
+		case c.trailersSeen:
+			action = c.OnHttpRequestTrailers(0)
+		case c.bodyEnded:
+			action = c.OnHttpRequestBody(c.bodySize, true)
+		}
+		return
+	}
+	// The header Pause was a StopAll: Envoy held the body. Continuing the
+	// headers lets them reach the router and delivers the held body to the
+	// body callbacks, which pause until the end as usual.
+	if action == types.ActionContinue {
+		if err := proxywasm.ResumeHttpRequest(); err != nil {
+			logf(levelError, "session-transfer: resuming the request: %v", err)
+			c.reply(transfer.Internal())
+		}
+	}
+}
+
 // OnHttpRequestBody implements types.HttpContext. Envoy reports the total
 // buffered size while the filter keeps pausing.
 func (c *httpContext) OnHttpRequestBody(size int, endOfStream bool) (action types.Action) {
 	defer c.recoverTo(&action)
+	if c.waiting {
+		// Only with allow_on_headers_stop_iteration: the body arrives while
+		// the request waits for keys; keysReady takes it once judged.
+		c.bodySize, c.bodyEnded = size, endOfStream
+		return types.ActionPause
+	}
 	if c.t == nil {
 		return types.ActionContinue
 	}
@@ -123,6 +201,10 @@ func (c *httpContext) OnHttpRequestBody(size int, endOfStream bool) (action type
 // body chunk does not say end of stream: the trailers end the body.
 func (c *httpContext) OnHttpRequestTrailers(int) (action types.Action) {
 	defer c.recoverTo(&action)
+	if c.waiting {
+		c.trailersSeen = true
+		return types.ActionPause
+	}
 	if c.t == nil {
 		return types.ActionContinue
 	}
@@ -142,7 +224,13 @@ func (c *httpContext) bodyComplete(max int) types.Action {
 }
 
 // OnHttpStreamDone implements types.HttpContext.
-func (c *httpContext) OnHttpStreamDone() { c.gone = true }
+// A request waiting for keys is forgotten: it costs the fetch nothing more.
+func (c *httpContext) OnHttpStreamDone() {
+	c.gone = true
+	if c.waiting && c.jwks != nil {
+		c.jwks.forget(c)
+	}
+}
 
 // run carries out a step of the transfer.
 func (c *httpContext) run(step transfer.Step) types.Action {
@@ -169,6 +257,13 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 	var action types.Action
 	defer c.recoverTo(&action)
 	if c.gone || c.replied || c.t == nil {
+		return
+	}
+	// A callout dispatched while a request was judged again after a
+	// refetch was dispatched from the root context, and its answer comes
+	// with the root as the effective context: make it this stream.
+	if err := proxywasm.SetEffectiveContext(c.id); err != nil {
+		c.gone = true
 		return
 	}
 	status := calloutStatus(numHeaders)

@@ -21,6 +21,12 @@ const (
 	// jwksTickMs is how often the schedule is asked; refresh and retry are
 	// whole seconds, so a one-second tick keeps them to within a second.
 	jwksTickMs = 1000
+	// refetchTickMs is the tick that carries a refetch for an unknown kid
+	// out at once. The fetch is dispatched from the root context's tick,
+	// never from the waiting request's stream: the SDK drops a callout's
+	// answer when the stream that dispatched it is gone, which would leave
+	// the fetch in flight for ever.
+	refetchTickMs = 1
 )
 
 // jwksFetcher keeps one VM's remote keys fresh. Failure policy: a failed
@@ -30,9 +36,16 @@ type jwksFetcher struct {
 	cfg      *config.RemoteJWKS
 	verifier *auth.Verifier
 	schedule *jwksfetch.Schedule
-	stats    *vmMetrics // counters are defined on first use, so the canary defines none
-	awaiting bool       // a callout was dispatched and its answer has not run yet
-	loaded   bool       // a fetch has succeeded on this VM
+	stats    *vmMetrics
+	awaiting bool // a callout was dispatched and its answer has not run yet
+	loaded   bool // a fetch has succeeded on this VM
+
+	// Refetch on an unknown kid (SPEC §2.2b).
+	refetchDue bool           // decided; dispatched on the next (1 ms) tick
+	waiters    []*httpContext // requests paused until the fetch in flight ends
+
+	ticked  bool // the first tick ran: this is a worker VM, not the canary
+	counted bool // this VM is counted in metrics.JWKSVMsWithoutRemoteKeys
 }
 
 // startJWKS is called by OnPluginStart: with auth.remote_jwks configured it
@@ -45,6 +58,7 @@ func (p *pluginContext) startJWKS(cfg *config.RemoteJWKS, v *auth.Verifier) erro
 		cfg: cfg, verifier: v, stats: p.stats,
 		schedule: jwksfetch.New(time.Duration(cfg.RefreshSeconds)*time.Second, time.Duration(cfg.RetrySeconds)*time.Second),
 	}
+	p.jwks.schedule.SetMinRefetch(time.Duration(cfg.MinRefetchSeconds) * time.Second)
 	if err := proxywasm.SetTickPeriodMilliSeconds(jwksTickMs); err != nil {
 		return fmt.Errorf("auth.remote_jwks: cannot set the tick period: %w", err)
 	}
@@ -67,11 +81,87 @@ func (p *pluginContext) OnTick() {
 	}
 }
 
-// tick dispatches a fetch when the schedule says one is due.
+// OnPluginDone implements types.PluginContext: a VM that stops without
+// keys takes back its count.
+func (p *pluginContext) OnPluginDone() bool {
+	if f := p.jwks; f != nil && f.counted {
+		f.counted = false
+		f.stats.addGauge(metrics.JWKSVMsWithoutRemoteKeys, -1)
+	}
+	return true
+}
+
+// tick dispatches a fetch when the schedule says one is due, or the
+// refetch a token with an unknown kid asked for.
 func (f *jwksFetcher) tick(at time.Time) {
-	if !f.schedule.Due(at) {
+	if !f.ticked {
+		// Only worker VMs tick, so the canary never counts.
+		f.ticked = true
+		if !f.loaded {
+			f.counted = true
+			f.stats.addGauge(metrics.JWKSVMsWithoutRemoteKeys, 1)
+		}
+	}
+	if f.refetchDue {
+		f.refetchDue = false
+		if err := proxywasm.SetTickPeriodMilliSeconds(jwksTickMs); err != nil {
+			logf(levelWarn, "session-transfer: remote JWKS: cannot set the tick period back: %v", err)
+		}
+		f.dispatch(at)
 		return
 	}
+	if f.schedule.Due(at) {
+		f.dispatch(at)
+	}
+}
+
+// waitForKeys is asked for a request whose token names a kid the loaded
+// remote set lacks. True: the request waits (keysReady is called when the
+// fetch ends); false: it is refused at once, inside the min-refetch window.
+func (f *jwksFetcher) waitForKeys(c *httpContext, at time.Time) bool {
+	switch f.schedule.Refetch(at) {
+	case jwksfetch.Refuse:
+		return false
+	case jwksfetch.Dispatch:
+		f.refetchDue = true
+		f.stats.inc(metrics.JWKSRefetchOnUnknownKid)
+		logf(levelInfo, "session-transfer: a token names a key id that is not loaded: fetching the remote JWKS from cluster %q now", f.cfg.Cluster)
+		if err := proxywasm.SetTickPeriodMilliSeconds(refetchTickMs); err != nil {
+			// The next regular tick dispatches it instead.
+			logf(levelWarn, "session-transfer: remote JWKS: cannot set the tick period: %v", err)
+		}
+	}
+	f.waiters = append(f.waiters, c)
+	return true
+}
+
+// forget drops a waiting request whose client went away.
+func (f *jwksFetcher) forget(c *httpContext) {
+	for i, w := range f.waiters {
+		if w == c {
+			f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// release judges every waiting request again, now that the fetch ended.
+func (f *jwksFetcher) release(fetched bool) {
+	ws := f.waiters
+	f.waiters = nil
+	for _, c := range ws {
+		if c.gone {
+			continue
+		}
+		if err := proxywasm.SetEffectiveContext(c.id); err != nil {
+			continue // the stream is gone
+		}
+		c.keysReady(fetched)
+	}
+}
+
+// dispatch sends the fetch the schedule has marked in flight.
+func (f *jwksFetcher) dispatch(at time.Time) {
 	headers := [][2]string{
 		{":method", "GET"}, {":path", f.cfg.Path}, {":authority", f.cfg.Authority},
 		{"accept", "application/json"},
@@ -127,8 +217,13 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 	f.loaded = true
 	f.schedule.Done(true, at)
 	f.count(true)
+	if f.counted {
+		f.counted = false
+		f.stats.addGauge(metrics.JWKSVMsWithoutRemoteKeys, -1)
+	}
 	logf(levelInfo, "session-transfer: remote JWKS loaded from cluster %q: %d key(s); next refresh in %s",
 		f.cfg.Cluster, keys.Len(), f.schedule.Next().Sub(at).Round(time.Second))
+	f.release(true)
 }
 
 // failed records a failed fetch and logs its cause, never the answer's body.
@@ -144,6 +239,7 @@ func (f *jwksFetcher) failed(at time.Time, cause string) {
 	}
 	logf(levelWarn, "session-transfer: remote JWKS fetch from cluster %q: %s; %s; retrying in %s (failure %d in a row)",
 		f.cfg.Cluster, cause, kept, f.schedule.Next().Sub(at).Round(time.Second), f.schedule.Failures())
+	f.release(false)
 }
 
 // abandon ends a fetch that a recovered panic interrupted, unless its

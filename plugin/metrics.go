@@ -6,13 +6,15 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
-// vmMetrics defines each metric through proxy_define_metric on its first
-// use and caches the id by name, so a request never pays a define call for
-// a name already used in this VM. Names are bounded: tags only ever carry
-// a configured merchant (or "none") and a catalogued outcome.
+// vmMetrics defines every metric through proxy_define_metric when the
+// plugin starts (defineAll) and caches the id by name, so a request never
+// pays a define call. A name not defined at start is defined on its first
+// use. Names are bounded: tags only ever carry a configured merchant (or
+// "none") and a catalogued outcome.
 type vmMetrics struct {
 	counters   map[string]proxywasm.MetricCounter
 	histograms map[string]proxywasm.MetricHistogram
+	gauges     map[string]proxywasm.MetricGauge
 	// The names of tagged metrics and the response-code details, by their
 	// parts, so a request does not build them again (each was a string
 	// concatenation, an allocation per answer).
@@ -25,6 +27,7 @@ type vmMetrics struct {
 func newVMMetrics() *vmMetrics {
 	return &vmMetrics{
 		counters: map[string]proxywasm.MetricCounter{}, histograms: map[string]proxywasm.MetricHistogram{},
+		gauges:   map[string]proxywasm.MetricGauge{},
 		requests: map[[2]string]string{}, merchant: map[[2]string]string{}, detail: map[string]string{},
 	}
 }
@@ -61,27 +64,69 @@ func (m *vmMetrics) details(outcome string) string {
 	return d
 }
 
-// inc adds one to a counter, defining it on first use. The remote-JWKS
-// fetch and the token cache report through it too.
-func (m *vmMetrics) inc(name string) {
+// defineAll defines every series of s at plugin start (SPEC §2.9), so each
+// exists at 0 before its first event and rate() and alerts see it from the
+// start. A name already defined in this VM costs no hostcall.
+func (m *vmMetrics) defineAll(s metrics.Series) {
+	for _, name := range s.Counters {
+		m.counter(name)
+	}
+	for _, name := range s.Histograms {
+		m.histogram(name)
+	}
+	for _, name := range s.Gauges {
+		m.gauge(name)
+	}
+}
+
+func (m *vmMetrics) counter(name string) (c proxywasm.MetricCounter) {
 	defer m.survive(name)
 	c, ok := m.counters[name]
 	if !ok {
 		c = proxywasm.DefineCounterMetric(name)
 		m.counters[name] = c
 	}
-	c.Increment(1)
+	return c
 }
 
-// record adds a sample to a histogram, defining it on first use.
-func (m *vmMetrics) record(name string, v uint64) {
+func (m *vmMetrics) histogram(name string) (h proxywasm.MetricHistogram) {
 	defer m.survive(name)
 	h, ok := m.histograms[name]
 	if !ok {
 		h = proxywasm.DefineHistogramMetric(name)
 		m.histograms[name] = h
 	}
-	h.Record(v)
+	return h
+}
+
+func (m *vmMetrics) gauge(name string) (g proxywasm.MetricGauge) {
+	defer m.survive(name)
+	g, ok := m.gauges[name]
+	if !ok {
+		g = proxywasm.DefineGaugeMetric(name)
+		m.gauges[name] = g
+	}
+	return g
+}
+
+// addGauge adds delta (negative to take back) to a gauge that every VM of
+// the process shares.
+func (m *vmMetrics) addGauge(name string, delta int64) {
+	defer m.survive(name)
+	m.gauge(name).Add(delta)
+}
+
+// inc adds one to a counter (defined at start, or on first use). The remote-JWKS
+// fetch and the token cache report through it too.
+func (m *vmMetrics) inc(name string) {
+	defer m.survive(name)
+	m.counter(name).Increment(1)
+}
+
+// record adds a sample to a histogram (defined at start, or on first use).
+func (m *vmMetrics) record(name string, v uint64) {
+	defer m.survive(name)
+	m.histogram(name).Record(v)
 }
 
 // survive keeps a failing metric hostcall (the SDK panics on one) from

@@ -80,6 +80,7 @@ type jwksOpts struct {
 	failInline     bool
 	jwksTLS        bool
 	inlineKey      string // a JWK for auth.jwks, besides the remote keys
+	remoteExtra    string // more auth.remote_jwks members, each starting with a comma
 }
 
 // jwksStack is the plugin with auth.remote_jwks only (no inline key, no
@@ -101,12 +102,12 @@ func remoteConfig(o jwksOpts) string {
 	}
 	return fmt.Sprintf(`{
   "auth": {%s "remote_jwks": {"cluster": "jwks", "authority": "issuer.test", "path": %q, "timeout_ms": %d,
-                           "refresh_seconds": %d, "retry_seconds": %d},
+                           "refresh_seconds": %d, "retry_seconds": %d%s},
            "allowed_app_ids": ["app-1"]},
   "session_key": {"secret": %q}, %s
   "merchants": {%q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento"}},
   "backend": {"cluster": "session_backend", "authority": "sessions.internal"}
-}`, inline, jwksPath, o.timeoutMs, o.refresh, o.retry, e2etest.TestSecret, stream, e2etest.TestDomain)
+}`, inline, jwksPath, o.timeoutMs, o.refresh, o.retry, o.remoteExtra, e2etest.TestSecret, stream, e2etest.TestDomain)
 }
 
 func newJWKSStack(t *testing.T, o jwksOpts) *jwksStack {

@@ -44,7 +44,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(kv[0], ":") || kv[0] == "content-length" || kv[0] == "transfer-encoding" || kv[0] == "connection" {
 			continue
 		}
-		w.Header().Add(kv[0], kv[1])
+		// As Envoy writes them over HTTP/1.1: lower case (Header().Add
+		// would canonicalise to Go's capitalisation).
+		w.Header()[kv[0]] = append(w.Header()[kv[0]], kv[1])
 	}
 	w.WriteHeader(resp.Status)
 	w.Write(resp.Body)

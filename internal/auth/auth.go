@@ -50,6 +50,7 @@ type Verifier struct {
 type Claims struct {
 	DeviceID string
 	AppID    string // "" when the token has none
+	Kid      string // the token's kid header, "" when it has none
 }
 
 // Error says why a token was refused; its text is safe to show the client
@@ -59,6 +60,9 @@ type Error struct {
 	// Unavailable: the token is well formed but no key that could check it
 	// is loaded yet (remote JWKS not fetched): 503, not 401.
 	Unavailable bool
+	// UnknownKid: a well-formed RS256/ES256 token names a kid that the
+	// loaded remote set lacks; a refetch may bring it (SPEC §2.2b).
+	UnknownKid bool
 }
 
 func (e *Error) Error() string { return e.Reason }
@@ -137,6 +141,7 @@ func (v *Verifier) Verify(header string, now time.Time) Result {
 	}
 	t, err := parseToken(tok)
 	if err == nil {
+		t.claims.kid = t.kid
 		err = v.verifySignature(t)
 	}
 	if err != nil {
@@ -200,7 +205,9 @@ func (v *Verifier) verifySignature(t *token) *Error {
 		// The key may be in the remote set that has not arrived yet.
 		return &Error{Reason: "device-token keys are not available yet", Unavailable: true}
 	case t.hasKid:
-		return refuse("unknown key id for %s", t.alg)
+		e := refuse("unknown key id for %s", t.alg)
+		e.UnknownKid = v.opts.RemoteJWKS
+		return e
 	}
 	return refuse("no %s key is configured", t.alg)
 }
@@ -230,7 +237,7 @@ func (v *Verifier) checkClaims(c *tokenClaims, now time.Time) (*Claims, *Error) 
 	case !c.deviceID.isString || !validDeviceID(c.deviceID.s):
 		return nil, refuse("device_id claim must be 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-'")
 	}
-	out := &Claims{DeviceID: c.deviceID.s}
+	out := &Claims{DeviceID: c.deviceID.s, Kid: c.kid}
 	if c.appID.present {
 		if !c.appID.isString || c.appID.s == "" {
 			return nil, refuse("app_id claim must be a non-empty string")

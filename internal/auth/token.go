@@ -60,6 +60,7 @@ type tokenClaims struct {
 	aud           string // raw JSON of the aud claim; "" when absent
 	deviceID      gjsonString
 	appID         gjsonString
+	kid           string // the header's kid, "" when absent: the cache keeps it with the claims
 }
 
 type gjsonString struct {

@@ -53,6 +53,10 @@ type RemoteJWKS struct {
 	TimeoutMs      uint32
 	RefreshSeconds int
 	RetrySeconds   int
+	// MinRefetchSeconds is the least time between the last fetch and one
+	// that a token with an unknown kid causes; 0: an unknown kid never
+	// causes a fetch.
+	MinRefetchSeconds int
 }
 
 // Limits are the size limits.
@@ -104,6 +108,9 @@ type Getenv func(name string) (string, bool)
 var reservedHeaders = map[string]bool{
 	"content-type": true, "content-length": true, "host": true, "transfer-encoding": true,
 	"x-firmly-session-key": true, "x-request-id": true, "idempotency-key": true, "x-firmly-device-id": true,
+	// The client's trace context (tracecontext.Names), copied onto both callouts.
+	"traceparent": true, "tracestate": true, "b3": true, "x-b3-traceid": true, "x-b3-spanid": true,
+	"x-b3-parentspanid": true, "x-b3-sampled": true, "x-b3-flags": true, "x-cloud-trace-context": true,
 }
 
 const maxTimeoutMs = 60_000
@@ -302,7 +309,7 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 	}
 	c.Auth.MaxTokenBytes = int(p.integer(v.Get("max_token_bytes"), "auth.max_token_bytes", 8192, 1024, 65536))
 	c.Auth.TokenCacheEntries = int(p.integer(v.Get("token_cache_entries"), "auth.token_cache_entries", 1024, 0, 65536))
-	if rj := v.Get("remote_jwks"); p.object(rj, "auth.remote_jwks", []string{"cluster", "authority", "path", "timeout_ms", "refresh_seconds", "retry_seconds"}) {
+	if rj := v.Get("remote_jwks"); p.object(rj, "auth.remote_jwks", []string{"cluster", "authority", "path", "timeout_ms", "refresh_seconds", "retry_seconds", "min_refetch_seconds"}) {
 		r := &RemoteJWKS{}
 		r.Cluster = p.str(rj.Get("cluster"), "auth.remote_jwks.cluster", "")
 		if r.Cluster == "" {
@@ -316,6 +323,11 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 		r.TimeoutMs = uint32(p.integer(rj.Get("timeout_ms"), "auth.remote_jwks.timeout_ms", 2000, 1, maxTimeoutMs))
 		r.RefreshSeconds = int(p.integer(rj.Get("refresh_seconds"), "auth.remote_jwks.refresh_seconds", 600, 30, 86400))
 		r.RetrySeconds = int(p.integer(rj.Get("retry_seconds"), "auth.remote_jwks.retry_seconds", 5, 1, 3600))
+		// 0 turns the refetch off; otherwise at least 5 s, so clients cannot
+		// make the filter fetch more often than that.
+		if r.MinRefetchSeconds = int(p.integer(rj.Get("min_refetch_seconds"), "auth.remote_jwks.min_refetch_seconds", 30, 0, 3600)); r.MinRefetchSeconds > 0 && r.MinRefetchSeconds < 5 {
+			p.fail("auth.remote_jwks.min_refetch_seconds", "must be 0 or between 5 and 3600")
+		}
 		c.Auth.RemoteJWKS = r
 	}
 }

@@ -65,14 +65,14 @@ func TestAuthKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := RemoteJWKS{Cluster: "jwks", Authority: "jwks", Path: "/.well-known/jwks.json", TimeoutMs: 2000, RefreshSeconds: 600, RetrySeconds: 5}
+		want := RemoteJWKS{Cluster: "jwks", Authority: "jwks", Path: "/.well-known/jwks.json", TimeoutMs: 2000, RefreshSeconds: 600, RetrySeconds: 5, MinRefetchSeconds: 30}
 		if c.Auth.RemoteJWKS == nil || *c.Auth.RemoteJWKS != want {
 			t.Errorf("got %+v, want %+v", c.Auth.RemoteJWKS, want)
 		}
 	})
 	t.Run("every remote_jwks key and the limits are read", func(t *testing.T) {
 		c, err := Parse([]byte(base+`{"max_token_bytes":1024,"token_cache_entries":0,"jwks":{"keys":[]},
-		  "remote_jwks":{"cluster":"jwks","authority":"keys.internal","path":"/k","timeout_ms":60000,"refresh_seconds":86400,"retry_seconds":3600}}}`), nil)
+		  "remote_jwks":{"cluster":"jwks","authority":"keys.internal","path":"/k","timeout_ms":60000,"refresh_seconds":86400,"retry_seconds":3600,"min_refetch_seconds":0}}}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +147,8 @@ func TestRefusals(t *testing.T) {
 		{"remote jwks unknown key", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh":60}}}`, "auth.remote_jwks.refresh"},
 		{"remote jwks timeout zero", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","timeout_ms":0}}}`, "auth.remote_jwks.timeout_ms"},
 		{"remote jwks timeout too long", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","timeout_ms":60001}}}`, "auth.remote_jwks.timeout_ms"},
+		{"remote jwks refetch window under 5 s", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","min_refetch_seconds":4}}}`, "auth.remote_jwks.min_refetch_seconds"},
+		{"remote jwks refetch window over an hour", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","min_refetch_seconds":3601}}}`, "auth.remote_jwks.min_refetch_seconds"},
 		{"remote jwks refresh too often", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh_seconds":29}}}`, "auth.remote_jwks.refresh_seconds"},
 		{"remote jwks refresh too rare", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","refresh_seconds":86401}}}`, "auth.remote_jwks.refresh_seconds"},
 		{"remote jwks retry zero", `{` + sk + `,` + be + `,"auth":{"remote_jwks":{"cluster":"jwks","path":"/j","retry_seconds":0}}}`, "auth.remote_jwks.retry_seconds"},

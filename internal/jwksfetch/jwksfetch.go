@@ -7,6 +7,10 @@
 // the next one is due refresh later; after a failure, retry later, the delay
 // doubling on each further failure up to refresh. At most one fetch is in
 // flight: while one is, nothing is due.
+//
+// A token with an unknown kid may ask for a fetch at once (Refetch), at
+// most once per min-refetch window counted from the last dispatch of any
+// fetch, so clients cannot force fetch storms.
 package jwksfetch
 
 import "time"
@@ -21,6 +25,10 @@ type Schedule struct {
 	inFlight bool
 	delay    time.Duration // the current retry delay; 0 after a success
 	failures int           // consecutive failures
+
+	minRefetch   time.Duration // 0: Refetch always refuses
+	lastDispatch time.Time     // of any fetch
+	refetching   bool          // the fetch in flight was asked for by Refetch
 }
 
 // New returns a schedule whose first fetch is due at once. retry is
@@ -42,8 +50,44 @@ func (s *Schedule) Due(now time.Time) bool {
 	if s.inFlight || (s.started && now.Before(s.next)) {
 		return false
 	}
-	s.started, s.inFlight = true, true
+	s.started, s.inFlight, s.lastDispatch = true, true, now
 	return true
+}
+
+// SetMinRefetch sets the refetch window; 0 turns Refetch off.
+func (s *Schedule) SetMinRefetch(d time.Duration) { s.minRefetch = max(d, 0) }
+
+// RefetchDecision is Refetch's answer.
+type RefetchDecision int
+
+const (
+	// Refuse: no fetch now (the window has not passed, or refetch is off);
+	// the unknown kid is refused at once.
+	Refuse RefetchDecision = iota
+	// Join: wait for the fetch in flight.
+	Join
+	// Dispatch: dispatch a fetch now and wait for it; the caller must
+	// report it with Done, as for Due.
+	Dispatch
+)
+
+// Refetch is asked when a token names a kid the loaded set lacks. Requests
+// that arrive while a refetch is in flight join it; otherwise a fetch is
+// dispatched only when none was in the last min-refetch window (joining a
+// scheduled fetch already in flight instead of starting a second).
+func (s *Schedule) Refetch(now time.Time) RefetchDecision {
+	switch {
+	case s.minRefetch <= 0:
+		return Refuse
+	case s.inFlight && s.refetching:
+		return Join
+	case s.started && now.Sub(s.lastDispatch) < s.minRefetch:
+		return Refuse
+	case s.inFlight:
+		return Join
+	}
+	s.started, s.inFlight, s.refetching, s.lastDispatch = true, true, true, now
+	return Dispatch
 }
 
 // Done records the outcome of the fetch in flight and schedules the next.
@@ -53,7 +97,7 @@ func (s *Schedule) Done(ok bool, now time.Time) {
 	if !s.inFlight {
 		return
 	}
-	s.inFlight = false
+	s.inFlight, s.refetching = false, false
 	if ok {
 		s.delay, s.failures = 0, 0
 		s.next = now.Add(s.refresh)

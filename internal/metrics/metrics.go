@@ -21,7 +21,77 @@ const (
 	TokenCacheMisses = "session_transfer.token_cache_misses"
 	JWKSFetchSuccess = "session_transfer.jwks_fetch_success"
 	JWKSFetchFailure = "session_transfer.jwks_fetch_failure"
+	JWKSKeysSkipped  = "session_transfer.jwks_keys_skipped"
+	// JWKSRefetchOnUnknownKid counts the fetches a token with an unknown
+	// kid caused (SPEC §2.2b), not the scheduled ones.
+	JWKSRefetchOnUnknownKid = "session_transfer.jwks_refetch_on_unknown_kid"
+	// JWKSVMsWithoutRemoteKeys is a gauge: the worker VMs whose remote key
+	// set has not loaded yet. Each VM adds one on its first tick and takes
+	// it back on its first successful fetch (or when it stops), so the sum
+	// over a process's VMs shows "no keys on some VM", which a gauge each VM
+	// set to its own key count could not (the VMs would overwrite it).
+	JWKSVMsWithoutRemoteKeys = "session_transfer.jwks_vms_without_remote_keys"
 )
+
+// VMCounters are the counters that carry no tag.
+var VMCounters = []string{
+	TokenCacheHits, TokenCacheMisses, JWKSFetchSuccess, JWKSFetchFailure, JWKSKeysSkipped, JWKSRefetchOnUnknownKid,
+}
+
+// Gauges are the gauges that carry no tag.
+var Gauges = []string{JWKSVMsWithoutRemoteKeys}
+
+// MerchantOutcomes are the outcomes a request can have once its configured
+// merchant is known: the body and size checks, the export's and the
+// write's answers, and a recovered panic.
+var MerchantOutcomes = []string{
+	Transferred,
+	apierror.InvalidInputBody.Name, apierror.PayloadTooLarge.Name, apierror.CannotTransferSession.Name,
+	apierror.NoLineItem.Name, apierror.NotEnoughStock.Name, apierror.Internal.Name,
+	apierror.InvalidMerchantResponse.Name, apierror.StoreUnavailable.Name, apierror.SessionStoreUnavailable.Name,
+}
+
+// NoMerchantOutcomes are the outcomes decided before a configured merchant
+// is known (merchant "none"): the path, the method, the token, the domain,
+// a merchant that is not configured, and a recovered panic.
+var NoMerchantOutcomes = []string{
+	apierror.InvalidInputBody.Name, apierror.MissingAuthHeader.Name, apierror.MethodNotAllowed.Name,
+	apierror.AuthUnavailable.Name, apierror.CannotTransferSession.Name, apierror.Internal.Name,
+}
+
+// Histograms are the per-merchant histograms.
+var Histograms = []string{MerchantExportMs, BackendWriteMs, DurationMs}
+
+// Series is every metric name the plugin defines when it starts (SPEC
+// §2.9), so each series exists at 0 before its first event and rate() and
+// alerts see it from the start.
+type Series struct {
+	Counters, Histograms, Gauges []string
+}
+
+// StartSeries lists the series for the configured merchants (normalised
+// domains): requests for each merchant and each of MerchantOutcomes and
+// for "none" and each of NoMerchantOutcomes, the three histograms for
+// each merchant and duration_ms for "none" (its refusals are timed too),
+// and the untagged counters and gauges.
+func StartSeries(merchants []string) Series {
+	var s Series
+	for _, m := range merchants {
+		for _, o := range MerchantOutcomes {
+			s.Counters = append(s.Counters, RequestsName(o, m))
+		}
+		for _, h := range Histograms {
+			s.Histograms = append(s.Histograms, MerchantName(h, m))
+		}
+	}
+	for _, o := range NoMerchantOutcomes {
+		s.Counters = append(s.Counters, RequestsName(o, NoMerchant))
+	}
+	s.Histograms = append(s.Histograms, MerchantName(DurationMs, NoMerchant))
+	s.Counters = append(s.Counters, VMCounters...)
+	s.Gauges = append(s.Gauges, Gauges...)
+	return s
+}
 
 // Tag names as they appear inside a metric name.
 const (
@@ -43,6 +113,12 @@ const (
 	StateOutcome        = "session_transfer.outcome"
 	StateMerchant       = "session_transfer.merchant"
 	StateMerchantStatus = "session_transfer.merchant_status"
+	// Set once the device is authenticated, so access logs and later
+	// filters can tell callers apart; app_id and kid only when the token
+	// has them.
+	StateDeviceID = "session_transfer.device_id"
+	StateAppID    = "session_transfer.app_id"
+	StateKid      = "session_transfer.kid"
 )
 
 // Tag renders one tag in the `name=.=value;.;` convention.

@@ -19,6 +19,7 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/merchant"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
+	"github.com/firmly/session-transfer-filter/internal/tracecontext"
 )
 
 // Engine holds what every transfer shares: the configuration and the token
@@ -77,6 +78,12 @@ type Step struct {
 	Merchant string
 	// TokenCache is what the verified-token cache did for this request.
 	TokenCache auth.CacheOutcome
+	// Claims are the device's, once it is authenticated (whatever came
+	// after); nil before.
+	Claims *auth.Claims
+	// UnknownKid: the reply is a 401 for a kid the loaded remote set
+	// lacks; the plugin may hold the request for a refetch (SPEC §2.2b).
+	UnknownKid bool
 }
 
 // Callout is an HTTP call through Envoy.
@@ -124,6 +131,7 @@ type Transfer struct {
 	merchant  *config.Merchant
 	claims    *auth.Claims
 	requestID string
+	trace     [][2]string // the client's well-formed trace headers, copied onto both callouts
 	key       string
 	cartJSON  []byte
 }
@@ -135,7 +143,12 @@ var (
 	replyAuthRepeated    = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	replyKeysUnavailable = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet"))
 	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
+	replyRefetchFailed   = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys could not be refreshed"))
 )
+
+// KeysUnavailable is the reply to a request that waited for a refetch of
+// the remote JWKS that failed (SPEC §2.2b).
+func KeysUnavailable() Step { return replyRefetchFailed }
 
 func errorReply(err *apierror.Error) Step {
 	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
@@ -199,10 +212,12 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	case res.Err != nil && res.Err.Unavailable:
 		return nil, withCache(replyKeysUnavailable, res.Cache)
 	case res.Err != nil:
-		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		s := withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		s.UnknownKid = res.Err.UnknownKid
+		return nil, s
 	}
 	t, step := e.afterAuth(h, route, res.Claims)
-	step.TokenCache = res.Cache
+	step.TokenCache, step.Claims = res.Cache, res.Claims
 	return t, step
 }
 
@@ -229,7 +244,7 @@ func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Clai
 			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
-	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id")}
+	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id"), trace: tracecontext.Pick(h)}
 	return t, Step{Kind: AwaitBody}
 }
 
@@ -282,6 +297,7 @@ func (t *Transfer) OnBody(body []byte) Step {
 	if t.requestID != "" {
 		h = append(h, [2]string{"x-request-id", t.requestID})
 	}
+	h = append(h, t.trace...)
 	h = append(h, m.Headers...)
 	t.state = awaitingMerchant
 	return Step{Kind: Dispatch, Callout: &Callout{
@@ -331,6 +347,7 @@ func (t *Transfer) OnMerchantResponse(status int, body []byte, bodySize int, now
 	if t.requestID != "" {
 		h = append(h, [2]string{"x-request-id", t.requestID})
 	}
+	h = append(h, t.trace...)
 	h = append(h, b.Headers...)
 	t.state = awaitingBackend
 	return Step{Kind: Dispatch, Callout: &Callout{Cluster: b.Cluster, Headers: h, Body: body, TimeoutMs: b.TimeoutMs}}
