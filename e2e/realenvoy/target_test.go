@@ -252,7 +252,8 @@ func (o *observations) table(t *testing.T) {
 			real, okR := o.m[s]["envoy-"+v]
 			host, okH := o.m[s][hostName(v)]
 			if okR && okH && real != host {
-				t.Errorf("fidelity: %s: Envoy %s: %s; %s (%s): %s", s, v, real, hostName(v), era, host)
+				onlyR, onlyH := setDiff(real, host), setDiff(host, real)
+				t.Errorf("fidelity: %s: only in Envoy %s: %s; only in %s (%s): %s", s, v, onlyR, hostName(v), era, onlyH)
 			}
 		}
 	}
@@ -290,4 +291,23 @@ func (tg *target) admin(t *testing.T, path string) string {
 // its workers as it does independent clients.
 func newClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+// setDiff lists the parts of an observation (" | "-separated) missing from
+// another, so a fidelity failure names the difference, not two long lines.
+func setDiff(a, b string) string {
+	in := map[string]bool{}
+	for _, p := range strings.Split(b, " | ") {
+		in[p] = true
+	}
+	var out []string
+	for _, p := range strings.Split(a, " | ") {
+		if !in[p] {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return "(nothing: the order differs)"
+	}
+	return strings.Join(out, " | ")
 }
