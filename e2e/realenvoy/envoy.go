@@ -37,6 +37,9 @@ type Options struct {
 	// ComponentLogLevels is Envoy's --component-log-level (default wasm:debug,
 	// so the module's debug lines show).
 	ComponentLogLevels string
+	// LogOut and AccessLogOut, when set, also receive Envoy's log and its
+	// stdout access log as they are written (the local run prints them).
+	LogOut, AccessLogOut io.Writer
 	// StartTimeout bounds the wait for /ready (default 120 s: V8 compiles
 	// the 4 MB module with TurboFan, which takes seconds on a busy machine).
 	StartTimeout time.Duration
@@ -65,7 +68,7 @@ type Envoy struct {
 // when the test failed, its log and access log are printed.
 func Start(t testing.TB, o Options) *Envoy {
 	t.Helper()
-	e, err := start(t.TempDir(), o)
+	e, err := Run(t.TempDir(), o)
 	if e != nil {
 		t.Cleanup(func() {
 			e.Stop()
@@ -80,7 +83,10 @@ func Start(t testing.TB, o Options) *Envoy {
 	return e
 }
 
-func start(dir string, o Options) (*Envoy, error) {
+// Run starts Envoy with o.Config written into dir and returns once /ready
+// says LIVE; the caller stops it (Stop). On an error after the process
+// started, the returned Envoy holds its log.
+func Run(dir string, o Options) (*Envoy, error) {
 	if o.Concurrency == 0 {
 		o.Concurrency = 2
 	}
@@ -107,7 +113,13 @@ func start(dir string, o Options) (*Envoy, error) {
 	e.cmd = exec.Command(o.Binary, "-c", cfgPath, "--disable-hot-restart", "--file-flush-interval-msec", "20",
 		"--concurrency", strconv.Itoa(o.Concurrency), "--admin-address-path", adminPath,
 		"-l", "info", "--component-log-level", o.ComponentLogLevels)
-	e.cmd.Stdout, e.cmd.Stderr = e.accessLog, e.log
+	e.cmd.Stdout, e.cmd.Stderr = io.Writer(e.accessLog), io.Writer(e.log)
+	if o.AccessLogOut != nil {
+		e.cmd.Stdout = io.MultiWriter(e.accessLog, o.AccessLogOut)
+	}
+	if o.LogOut != nil {
+		e.cmd.Stderr = io.MultiWriter(e.log, o.LogOut)
+	}
 	e.cmd.SysProcAttr = procAttr()
 	if err := e.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("realenvoy: start Envoy %s: %w", o.Version, err)
@@ -118,9 +130,11 @@ func start(dir string, o Options) (*Envoy, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.StartTimeout)
 	defer cancel()
 	if err := e.waitReady(ctx, adminPath); err != nil {
+		e.Stop()
 		return e, fmt.Errorf("realenvoy: Envoy %s did not become ready: %w", o.Version, err)
 	}
 	if err := e.readListeners(); err != nil {
+		e.Stop()
 		return e, err
 	}
 	return e, nil
@@ -221,25 +235,49 @@ func (e *Envoy) Stats(t testing.TB, filter string) map[string]string {
 // Counter is one counter or gauge of /stats (0 when absent).
 func (e *Envoy) Counter(t testing.TB, name string) uint64 {
 	t.Helper()
-	v := e.Stats(t, "^"+regexp.QuoteMeta(name)+"$")[name]
-	n, _ := strconv.ParseUint(v, 10, 64)
+	n, err := e.counter(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return n
+}
+
+func (e *Envoy) counter(name string) (uint64, error) {
+	body, status, err := e.get("/stats?filter=" + url.QueryEscape("^"+regexp.QuoteMeta(name)+"$"))
+	if err != nil || status != 200 {
+		return 0, fmt.Errorf("realenvoy: Envoy %s /stats: %d %v", e.Version, status, err)
+	}
+	v, _ := strings.CutPrefix(strings.TrimSpace(body), name+": ")
+	n, _ := strconv.ParseUint(v, 10, 64)
+	return n, nil
+}
+
+// waitCounter waits until a counter reaches min, the process exits or ctx ends.
+func (e *Envoy) waitCounter(ctx context.Context, name string, min uint64) error {
+	for {
+		n, err := e.counter(name)
+		if err == nil && n >= min {
+			return nil
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("realenvoy: Envoy %s exited", e.Version)
+		case <-ctx.Done():
+			return fmt.Errorf("realenvoy: Envoy %s: %s is %d, want at least %d: %w", e.Version, name, n, min, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // WaitCounter waits, bounded by timeout, until a counter reaches min.
 func (e *Envoy) WaitCounter(t testing.TB, name string, min uint64, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		n := e.Counter(t, name)
-		if n >= min {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Envoy %s: %s is %d after %v, want at least %d; /stats has:\n%s", e.Version, name, n, timeout, min,
-				e.Admin(t, "/stats?filter="+url.QueryEscape(name[strings.LastIndexByte(name, '.')+1:])))
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := e.waitCounter(ctx, name, min); err != nil {
+		n, _ := e.counter(name)
+		t.Fatalf("Envoy %s: %s is %d after %v, want at least %d; /stats has:\n%s", e.Version, name, n, timeout, min,
+			e.Admin(t, "/stats?filter="+url.QueryEscape(name[strings.LastIndexByte(name, '.')+1:])))
 	}
 }
 

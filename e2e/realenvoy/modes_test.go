@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
 // headerMode is one combination of the plugin's stream.pause_on_headers and
@@ -75,6 +78,9 @@ func TestRealEnvoyHeaderModes(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			t.Parallel()
 			st := StartStack(t, Setup{RepoRoot: root, Version: v, Wasm: wasm, Edit: withHeaderModeListeners})
+			// Each listener's plugin has a root context of its own in every
+			// VM, and each fetches the keys.
+			st.WaitCounter(t, CustomStat+metrics.JWKSFetchSuccess, uint64(st.Concurrency+1)*uint64(len(headerModes)), 60*time.Second)
 			tok := devToken(t)
 			for _, m := range headerModes {
 				t.Run(m.listener, func(t *testing.T) {
@@ -96,7 +102,9 @@ func TestRealEnvoyHeaderModes(t *testing.T) {
 					if err != nil && !timedOut {
 						t.Fatal(err)
 					}
+					var body []byte
 					if resp != nil {
+						body, _ = io.ReadAll(resp.Body)
 						resp.Body.Close()
 					}
 					upstreamDelta := st.Counter(t, "cluster.firmly_api.upstream_rq_total") - upstream
@@ -117,7 +125,11 @@ func TestRealEnvoyHeaderModes(t *testing.T) {
 							t.Errorf("pause_on_headers without allow: timed out %v, merchant exports %d; want no answer and no export (Envoy stops all iteration)", timedOut, exportDelta)
 						}
 					}
-					t.Logf("Envoy %s %s: timed out %v, firmly_api requests +%d, merchant exports +%d", v, m.listener, timedOut, upstreamDelta, exportDelta)
+					status := 0
+					if resp != nil {
+						status = resp.StatusCode
+					}
+					t.Logf("Envoy %s %s: answer %d %.120s (timed out %v), firmly_api requests +%d, merchant exports +%d", v, m.listener, status, body, timedOut, upstreamDelta, exportDelta)
 				})
 			}
 		})

@@ -50,11 +50,18 @@ type Substitution struct {
 	// replacement; the longest matching prefix wins. Every "filename" under
 	// /etc/envoy/ must match one.
 	Files map[string]string
+	// KeepPorts binds the admin and listeners to 127.0.0.1 on their
+	// configured ports (the local run); otherwise on ports the kernel picks
+	// (tests, side by side).
+	KeepPorts bool
 }
 
-// loopback is where every listener and the admin bind: 127.0.0.1, port 0 (the
-// kernel picks, and Envoy reports it through admin).
-func loopback() map[string]any {
+// loopback is where every listener and the admin bind: 127.0.0.1, on port 0
+// (the kernel picks, and Envoy reports it through admin) unless keepPort.
+func loopback(keepPort bool) map[string]any {
+	if keepPort {
+		return map[string]any{"address": "127.0.0.1"}
+	}
 	return map[string]any{"address": "127.0.0.1", "port_value": json.Number("0")}
 }
 
@@ -63,14 +70,14 @@ func loopback() map[string]any {
 // its address, and file names move by prefix. Nothing else changes.
 func Rewrite(d Doc, sub Substitution) error {
 	if admin, ok := d["admin"].(map[string]any); ok {
-		if err := setSocketAddress(admin, loopback()); err != nil {
+		if err := setSocketAddress(admin, loopback(sub.KeepPorts)); err != nil {
 			return fmt.Errorf("realenvoy: admin: %w", err)
 		}
 	}
 	sr, _ := d["static_resources"].(map[string]any)
 	for i, l := range list(sr["listeners"]) {
 		lm, _ := l.(map[string]any)
-		if err := setSocketAddress(lm, loopback()); err != nil {
+		if err := setSocketAddress(lm, loopback(sub.KeepPorts)); err != nil {
 			return fmt.Errorf("realenvoy: listener %d: %w", i, err)
 		}
 	}
