@@ -73,6 +73,7 @@ func withHeaderModeListeners(d Doc) error {
 // does in the real proxy: whether the transfer route's upstream (firmly_api)
 // is contacted, and whether the transfer is answered at all.
 func TestRealEnvoyHeaderModes(t *testing.T) {
+	t.Parallel() // each of these tests mostly waits on Envoy; they overlap
 	root, wasm := repoRoot(t), pluginWasm(t)
 	for _, v := range Versions() {
 		t.Run(v, func(t *testing.T) {

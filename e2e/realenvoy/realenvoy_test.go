@@ -24,6 +24,7 @@ type scenario struct {
 // and through the project's host emulating each one's era, all legs in
 // parallel, then compares what they observed (the fidelity table).
 func TestRealEnvoy(t *testing.T) {
+	t.Parallel() // each of these tests mostly waits on Envoy; they overlap
 	wasm := pluginWasm(t)
 	var obs observations
 	t.Run("legs", func(t *testing.T) {

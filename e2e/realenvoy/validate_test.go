@@ -43,6 +43,7 @@ func shippedConfigs(t *testing.T, root string) []string {
 // addresses) substituted: Envoy builds every listener, cluster and filter and
 // loads plugin.wasm with its configuration.
 func TestRealEnvoyValidate(t *testing.T) {
+	t.Parallel() // each of these tests mostly waits on Envoy; they overlap
 	root := repoRoot(t)
 	wasmPath := filepath.Join(t.TempDir(), "plugin.wasm")
 	if err := os.WriteFile(wasmPath, pluginWasm(t), 0o644); err != nil {
