@@ -154,7 +154,7 @@ func Launch(ctx context.Context, s Setup) (_ *Stack, err error) {
 	}
 	// The services' stack then says where its proxy is, as with the host.
 	st.Services.ProxyURL, st.Services.AdminURL = st.ProxyURL, e.AdminURL
-	if st.Services.Issuer != nil {
+	if st.Services.Issuer != nil && len(doc.WasmFilters()) > 0 {
 		// Counters sum over the process's VMs: each worker's and the main
 		// thread's (which ticks and fetches too) fetch once at start.
 		kctx, cancel := context.WithTimeout(ctx, 60*time.Second)
