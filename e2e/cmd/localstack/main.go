@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,10 @@ func main() {
 		version, ok = envoyhost.Envoy139, slices.Contains(realenvoy.Versions(), *envoy)
 	}
 	if !ok {
+		if *proxy == "envoy" {
+			fmt.Fprintf(os.Stderr, "localstack: -envoy %q: pass a pinned real Envoy (%s), or 1.33 or 1.39 for the pinned one of that era\n", *envoy, strings.Join(realenvoy.Versions(), ", "))
+			os.Exit(2)
+		}
 		fmt.Fprintf(os.Stderr, "localstack: -envoy %q: the host emulates Envoy 1.33 (for 1.33-1.38) and 1.39 (for 1.39+); pass -envoy 1.33 or -envoy 1.39\n", *envoy)
 		os.Exit(2)
 	}
