@@ -151,7 +151,9 @@ func (x exchange) logField(name string) string {
 }
 
 // do sends one request and waits (bounded) for its access-log line: requests
-// of a target run one at a time, so the next new line is this request's.
+// of a target run one at a time, so the first new JSON line with this
+// method and path is this request's (other lines, such as an admin access
+// log on stdout, are skipped).
 func (tg *target) do(t *testing.T, method, path, body string, header map[string]string) exchange {
 	t.Helper()
 	before := len(tg.accessLog())
@@ -171,11 +173,13 @@ func (tg *target) do(t *testing.T, method, path, body string, header map[string]
 	x := exchange{status: resp.StatusCode, header: resp.Header, body: b}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if lines := tg.accessLog(); len(lines) > before {
-			if err := json.Unmarshal([]byte(lines[before]), &x.log); err != nil {
-				t.Fatalf("%s: access-log line is not JSON: %v: %s", tg.name, err, lines[before])
+		lines := tg.accessLog()
+		for _, l := range lines[min(before, len(lines)):] {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["method"] == method && m["path"] == path {
+				x.log = m
+				return x
 			}
-			return x
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: no access-log line for %s %s (%d)", tg.name, method, path, x.status)
