@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,29 @@ func Versions() []string {
 		}
 	}
 	return vs
+}
+
+// Era names the host era a version belongs to: "1.33" for 1.33 to 1.38
+// (poll_oneoff fails), "1.39" for 1.39 and later.
+func Era(version string) string {
+	parts := strings.Split(version, ".")
+	if len(parts) > 1 {
+		if minor, err := strconv.Atoi(parts[1]); err == nil && minor < 39 {
+			return "1.33"
+		}
+	}
+	return "1.39"
+}
+
+// InEra is the newest pinned version of a host era ("1.33" or "1.39"), or "".
+func InEra(era string) string {
+	found := ""
+	for _, v := range Versions() {
+		if Era(v) == era {
+			found = v
+		}
+	}
+	return found
 }
 
 // InstallDir is where ./build.sh envoy installs the wheels: $ENVOY_DIR, or

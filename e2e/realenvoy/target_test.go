@@ -19,16 +19,16 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/wasmbuild"
 )
 
-// eras maps each pinned Envoy version to the host era that emulates it.
-var eras = map[string]envoyhost.EnvoyVersion{"1.38.2": envoyhost.Envoy133, "1.40.0": envoyhost.Envoy139}
+// hostEra is the host era that emulates a pinned Envoy version.
+func hostEra(version string) envoyhost.EnvoyVersion {
+	if Era(version) == "1.39" {
+		return envoyhost.Envoy139
+	}
+	return envoyhost.Envoy133
+}
 
 // hostName names the host leg that emulates a version's era.
-func hostName(version string) string {
-	if eras[version] == envoyhost.Envoy139 {
-		return "host-1.39"
-	}
-	return "host-1.33"
-}
+func hostName(version string) string { return "host-" + Era(version) }
 
 // target is one proxy the scenarios run through: a real Envoy, or the
 // project's host started by the local stack, both from the shipped envoy.yaml.
@@ -83,7 +83,7 @@ func hostTarget(t *testing.T, version string, wasm []byte) *target {
 	var access lockedBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: repoRoot(t), Wasm: wasm, Ephemeral: true, Envoy: eras[version], AccessLog: &access})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: repoRoot(t), Wasm: wasm, Ephemeral: true, Envoy: hostEra(version), AccessLog: &access})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,8 @@ func (o *observations) table(t *testing.T) {
 		for _, tg := range targets {
 			fmt.Fprintf(&b, "  %-14s %s\n", tg, o.m[s][tg])
 		}
-		for v, era := range eras {
+		for _, v := range Versions() {
+			era := hostEra(v)
 			real, okR := o.m[s]["envoy-"+v]
 			host, okH := o.m[s][hostName(v)]
 			if okR && okH && real != host {

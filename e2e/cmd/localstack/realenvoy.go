@@ -13,9 +13,6 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/realenvoy"
 )
 
-// realEras maps the host's era names to the pinned real Envoy of that era.
-var realEras = map[string]string{"1.33": "1.38.2", "1.39": "1.40.0"}
-
 // envoySet reports whether -envoy was given on the command line.
 func envoySet() bool {
 	set := false
@@ -31,7 +28,7 @@ func runRealEnvoy(root string, wasm []byte, envoyFlag string, explicit bool, dat
 	version := realenvoy.Versions()[len(realenvoy.Versions())-1] // the newest, unless -envoy says
 	if explicit {
 		version = envoyFlag
-		if v, ok := realEras[envoyFlag]; ok {
+		if v := realenvoy.InEra(envoyFlag); v != "" {
 			version = v
 		}
 	}
