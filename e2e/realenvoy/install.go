@@ -35,7 +35,7 @@ func Versions() []string {
 // (poll_oneoff fails), "1.39" for 1.39 and later.
 func Era(version string) string {
 	parts := strings.Split(version, ".")
-	if len(parts) > 1 {
+	if len(parts) > 1 && parts[0] == "1" {
 		if minor, err := strconv.Atoi(parts[1]); err == nil && minor < 39 {
 			return "1.33"
 		}
