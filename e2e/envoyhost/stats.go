@@ -121,9 +121,10 @@ func (h *Host) StatsPrometheus() string {
 	sort.Strings(names)
 	var b strings.Builder
 	braces := func(labels, extra string) string {
+		// Envoy writes the braces even when a series has no label.
 		switch {
 		case labels == "" && extra == "":
-			return ""
+			return "{}"
 		case labels == "":
 			return "{" + extra + "}"
 		case extra == "":
@@ -157,7 +158,7 @@ func (h *Host) StatsPrometheus() string {
 						c++
 					}
 				}
-				fmt.Fprintf(&b, "%s_bucket%s %d\n", n, braces(sr.labels, `le="`+strconv.FormatFloat(le, 'g', 6, 64)+`"`), c)
+				fmt.Fprintf(&b, "%s_bucket%s %d\n", n, braces(sr.labels, `le="`+strconv.FormatFloat(le, 'f', -1, 64)+`"`), c)
 			}
 			fmt.Fprintf(&b, "%s_bucket%s %d\n", n, braces(sr.labels, `le="+Inf"`), len(sr.s.samples))
 			fmt.Fprintf(&b, "%s_sum%s %s\n", n, braces(sr.labels, ""), strconv.FormatFloat(sum, 'g', -1, 64))

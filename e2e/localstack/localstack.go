@@ -55,6 +55,10 @@ type Options struct {
 	// Clock, when set, is the host's test clock: ticks run only when it is
 	// advanced (Start advances it until the remote keys are loaded).
 	Clock *envoyhost.TestClock
+	// ServicesOnly starts the reference services and the API stand-in but
+	// no proxy, for a real Envoy to take the host's place (ClusterAddrs
+	// says where each cluster's service listens).
+	ServicesOnly bool
 }
 
 // Stack is a running local stack.
@@ -71,6 +75,8 @@ type Stack struct {
 	BackendURL  string            // https:// of the reference backend
 	IssuerURL   string            // https:// of the reference issuer, when there is one
 	Client      *http.Client
+	// ClusterAddrs maps each envoy.yaml cluster to its service's 127.0.0.1 address.
+	ClusterAddrs map[string]string
 
 	opts        Options
 	backendAddr string
@@ -136,6 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		merchantClusters[m.Cluster] = m
 	}
 	hostClusters := map[string]envoyhost.Cluster{}
+	s.ClusterAddrs = map[string]string{}
 	for name, cl := range ec.Clusters {
 		var handler http.Handler
 		switch {
@@ -156,6 +163,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("localstack: cluster %s: %w", name, err)
 		}
+		s.ClusterAddrs[name] = addr
 		hc := envoyhost.Cluster{Addr: addr}
 		if cl.TLS != nil {
 			if hc.TLS, err = clientTLS(o.RepoRoot, cl.TLS); err != nil {
@@ -175,6 +183,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		case name == jwksCluster:
 			s.IssuerURL = scheme + "://" + addr
 		}
+	}
+
+	roots, err := caPool(filepath.Join(devDir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	if o.ServicesOnly {
+		return s, nil
 	}
 
 	var routes []envoyhost.Route
@@ -220,11 +237,6 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: admin: %w", err)
 	}
 	s.AdminURL = "http://" + addr
-	roots, err := caPool(filepath.Join(devDir, "ca.pem"))
-	if err != nil {
-		return nil, err
-	}
-	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	if jwksCluster != "" {
 		if err := s.waitForKeys(ctx, localWorkers); err != nil {
 			return nil, err

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/e2e/localstack"
+	"github.com/firmly/session-transfer-filter/e2e/realenvoy"
 )
 
 // emulated are the Envoy versions whose WASI the host emulates.
@@ -32,10 +35,22 @@ func main() {
 	envoy := flag.String("envoy", "1.33", "emulated Envoy WASI: 1.33 (1.33-1.38: poll_oneoff fails, the strictest) or 1.39 (1.39+)")
 	quiet := flag.Bool("quiet", false, "do not print the plugin's log lines")
 	reset := flag.Bool("reset", false, "delete the session store (the -data folder) before starting")
+	proxy := flag.String("proxy", "host", "host (the Envoy-faithful host) or envoy (the real Envoy that ./build.sh envoy installs; -envoy picks its era or version)")
 	flag.Parse()
+	if *proxy != "host" && *proxy != "envoy" {
+		fmt.Fprintf(os.Stderr, "localstack: -proxy %q: pass -proxy host or -proxy envoy\n", *proxy)
+		os.Exit(2)
+	}
 
 	version, ok := emulated[*envoy]
+	if !ok && *proxy == "envoy" {
+		version, ok = envoyhost.Envoy139, slices.Contains(realenvoy.Versions(), *envoy)
+	}
 	if !ok {
+		if *proxy == "envoy" {
+			fmt.Fprintf(os.Stderr, "localstack: -envoy %q: pass a pinned real Envoy (%s), or 1.33 or 1.39 for the pinned one of that era\n", *envoy, strings.Join(realenvoy.Versions(), ", "))
+			os.Exit(2)
+		}
 		fmt.Fprintf(os.Stderr, "localstack: -envoy %q: the host emulates Envoy 1.33 (for 1.33-1.38) and 1.39 (for 1.39+); pass -envoy 1.33 or -envoy 1.39\n", *envoy)
 		os.Exit(2)
 	}
@@ -65,6 +80,10 @@ func main() {
 	logger := func(e envoyhost.LogEntry) { fmt.Fprintf(os.Stderr, "[wasm %s] %s\n", e.Level, e.Message) }
 	if *quiet {
 		logger = nil
+	}
+	if *proxy == "envoy" {
+		runRealEnvoy(root, wasm, *envoy, envoySet(), *dataDir, *quiet)
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
