@@ -46,6 +46,7 @@ type upstreamRequest struct {
 	conn     net.Conn
 	timer    *time.Timer
 	timedOut bool
+	release  func() // frees the cluster's circuit-breaker slot
 }
 
 func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
@@ -67,8 +68,9 @@ func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
 
 // startUpstream dials the cluster and sends the request head. done is
 // called once, from another goroutine, unless the request was aborted.
-func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, done func(*rawResponse, error)) *upstreamRequest {
-	u := &upstreamRequest{}
+// release is called once the request ends, however it ends.
+func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, release func(), done func(*rawResponse, error)) *upstreamRequest {
+	u := &upstreamRequest{release: release}
 	u.cond = sync.NewCond(&u.mu)
 	if len(body) > 0 {
 		u.chunks = append(u.chunks, body)
@@ -102,6 +104,7 @@ func (u *upstreamRequest) finish(done func(*rawResponse, error), r *rawResponse,
 	aborted, timedOut := u.aborted, u.timedOut
 	u.finished = true
 	u.mu.Unlock()
+	u.release()
 	if u.timer != nil {
 		u.timer.Stop()
 	}
@@ -234,6 +237,8 @@ func (u *upstreamRequest) abort() bool {
 	u.aborted = true
 	conn := u.conn
 	u.mu.Unlock()
+	// Envoy frees the slot when it resets the request.
+	u.release()
 	u.cond.Broadcast()
 	if conn != nil {
 		if tc, ok := conn.(*net.TCPConn); ok {
@@ -294,7 +299,7 @@ func (h *Host) route(path string) (Route, bool) {
 			}
 			continue
 		}
-		if strings.HasPrefix(path, r.Prefix) {
+		if strings.HasPrefix(path, r.Prefix) || r.CaseInsensitive && len(path) >= len(r.Prefix) && strings.EqualFold(path[:len(r.Prefix)], r.Prefix) {
 			return r, true
 		}
 	}
@@ -315,13 +320,19 @@ func (s *Stream) routeRequest(headers Pairs, eos bool) {
 		s.localReplyFromEnvoy(503, "no healthy upstream", "no_healthy_upstream")
 		return
 	}
+	release, ok := h.acquire(route.Cluster, cluster)
+	if !ok {
+		s.event("upstream: overflow %s", route.Cluster)
+		s.localReply(503, []byte(overflowBody), Pairs{{"x-envoy-overloaded", "true"}}, overflowDetails)
+		return
+	}
 	timeout := route.Timeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
 	}
 	s.event("upstream: open %s", route.Cluster)
 	s.upstreamOpen = true
-	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, func(r *rawResponse, err error) {
+	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, release, func(r *rawResponse, err error) {
 		defer s.lock()()
 		if s.finished {
 			return
