@@ -316,3 +316,31 @@ func TestRouteCaseSensitivity(t *testing.T) {
 		}
 	}
 }
+
+// Properties of the host's path normalisation: it never panics, a path it
+// lets through starts with / and carries no raw control, space, non-ASCII
+// byte or \, and normalising that path again changes nothing.
+func FuzzPathNormalization(f *testing.F) {
+	for _, c := range TransferPathSpellings {
+		f.Add(c.Path)
+	}
+	f.Add("/%%30%30/.%2e/%2E./a\\b//c?d#e")
+	f.Fuzz(func(t *testing.T, p string) {
+		got, action := HardenedPath.Apply(p)
+		if action == PathReject {
+			return
+		}
+		path, _ := splitQuery(got)
+		if !strings.HasPrefix(path, "/") {
+			t.Fatalf("Apply(%q) = %q: not absolute", p, got)
+		}
+		for i := 0; i < len(path); i++ {
+			if c := path[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+				t.Fatalf("Apply(%q) = %q: raw byte %#x", p, got, c)
+			}
+		}
+		if again, action2 := HardenedPath.Apply(got); again != got || action2 != PathContinue {
+			t.Fatalf("Apply(%q) = %q, but again %q (%v)", p, got, again, action2)
+		}
+	})
+}
