@@ -194,14 +194,16 @@ func TestHardenedUnderscoreHeaderRefusedBeforeTheFilter(t *testing.T) {
 	}
 }
 
-// A full circuit breaker on the merchant cluster: the callout is refused
-// inside proxy_http_call, so the filter answers 503 ErrorStoreUnavailable
-// at once, while the request holding the only slot is still in flight.
+// A full circuit breaker on the merchant cluster: with one export in
+// flight and one pending (max_connections 1, max_pending_requests 1), the
+// next callout is refused inside proxy_http_call, so the filter answers
+// 503 ErrorStoreUnavailable at once, while the other two still wait; they
+// transfer once the merchant answers.
 func TestHardenedMerchantCircuitBreakerFull(t *testing.T) {
 	arrived, release := make(chan struct{}, 4), make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(release) }) }
-	// A merchant timeout far beyond the test, so the held export ends only
+	// A merchant timeout far beyond the test, so the held exports end only
 	// when released.
 	st := newStack(t, stackOpts{merchantTimeoutMs: 60000, hostConfig: func(c *envoyhost.Config) {
 		m := c.Clusters["merchant_luma"]
@@ -217,8 +219,13 @@ func TestHardenedMerchantCircuitBreakerFull(t *testing.T) {
 	held := st.host.NewStream()
 	held.Send(st.req(t, objectBody))
 	<-arrived
+	pending := st.host.NewStream()
+	pending.Send(st.req(t, objectBody))
+	if a, p := st.host.ClusterLoad("merchant_luma"); a != 1 || p != 1 {
+		t.Fatalf("merchant cluster: %d active, %d pending", a, p)
+	}
 
-	// Not st.do: it waits for every callout, the held one included.
+	// Not st.do: it waits for every callout, the held ones included.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	resp, err := st.host.Do(ctx, st.req(t, objectBody))
@@ -240,12 +247,14 @@ func TestHardenedMerchantCircuitBreakerFull(t *testing.T) {
 	}
 
 	open()
-	if r, err := held.Wait(ctx); err != nil || r.Status != 200 {
-		t.Errorf("the held transfer: %v %+v", err, r)
+	for _, s := range []*envoyhost.Stream{held, pending} {
+		if r, err := s.Wait(ctx); err != nil || r.Status != 200 {
+			t.Errorf("a waiting transfer: %v %+v", err, r)
+		}
 	}
 	st.host.WaitCallouts(ctx)
 	if resp := st.do(t, st.req(t, objectBody)); resp.Status != 200 {
-		t.Errorf("once the slot is free: %d %s", resp.Status, resp.Body)
+		t.Errorf("once the slots are free: %d %s", resp.Status, resp.Body)
 	}
 }
 

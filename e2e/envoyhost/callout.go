@@ -57,7 +57,7 @@ func (vm *VM) dispatchHTTPCall(cluster string, hdrs, body, trls []byte, timeoutM
 	// dropped (source/extensions/common/wasm/context.cc httpCall and
 	// onHttpCallSuccess, source/common/http/async_client_impl.cc send). The
 	// plugin sees a dispatch that failed inline, and no callback.
-	release, ok := h.acquire(cluster, c)
+	slot, ok := h.acquire(cluster, c)
 	if !ok {
 		h.mu.Lock()
 		h.overflows = append(h.overflows, cluster)
@@ -72,7 +72,7 @@ func (vm *VM) dispatchHTTPCall(cluster string, hdrs, body, trls []byte, timeoutM
 	h.inflight.Add(1)
 	// A timeout of 0 means none at all, as in Envoy.
 	timeout := time.Duration(timeoutMs) * time.Millisecond
-	u := startUpstream(c, headers, body, true, timeout, release, func(r *rawResponse, err error) {
+	u := startUpstream(c, headers, body, true, timeout, slot, func(r *rawResponse, err error) {
 		vm.deliverCallout(id, r, err)
 	})
 	vm.callouts[id] = &pendingCallout{cancel: func() {

@@ -101,39 +101,93 @@ const (
 	overflowDetails = "upstream_reset_before_response_started{overflow}"
 )
 
-// acquire takes a request slot on a cluster, as Envoy's connection pool
-// does before it sends a request (ConnPoolImplBase::newStreamImpl): over
-// max_requests, or needing a connection beyond max_connections while
-// max_pending_requests are already waiting, it overflows. The host opens a
-// connection per request (HTTP/1, no pool), so a request counts as pending
-// when more than max_connections are in flight; it is still sent at once.
-// release frees the slot and is safe to call more than once.
-func (h *Host) acquire(name string, c Cluster) (release func(), ok bool) {
+// breakerState is one cluster's requests: those sent (active) and those
+// waiting for a connection (pending).
+type breakerState struct {
+	active  int
+	waiting []*breakerSlot
+}
+
+// breakerSlot is one request's place in its cluster's circuit breaker.
+type breakerSlot struct {
+	h       *Host
+	name    string
+	granted chan struct{} // closed once the request may be sent
+	once    sync.Once
+}
+
+// release frees the slot (or leaves the queue); safe to call again.
+func (s *breakerSlot) release() {
+	s.once.Do(func() {
+		h := s.h
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		st := h.breakers[s.name]
+		select {
+		case <-s.granted:
+			// The next pending request takes the freed connection.
+			if len(st.waiting) > 0 {
+				next := st.waiting[0]
+				st.waiting = st.waiting[1:]
+				close(next.granted)
+				return
+			}
+			st.active--
+		default:
+			for i, w := range st.waiting {
+				if w == s {
+					st.waiting = append(st.waiting[:i], st.waiting[i+1:]...)
+					break
+				}
+			}
+		}
+	})
+}
+
+// acquire admits a request to a cluster as Envoy's HTTP/1 connection pool
+// does (ConnPoolImplBase::newStreamImpl): it is sent while fewer than
+// max_connections (and max_requests) requests are active, one per
+// connection; otherwise it waits as a pending request, and when
+// max_pending_requests are already waiting it overflows (ok false). A
+// pending request is sent when an active one ends; its timeout runs while
+// it waits. Not modelled: Envoy also counts a request pending while its new
+// connection is set up, so max_pending_requests 0 refuses even a first
+// request on a cold pool (the host refuses only once the active slots are
+// full); and with max_requests below max_connections Envoy opens another
+// connection and then refuses the request asynchronously (a 503 with
+// x-envoy-overloaded to the callback), where the host keeps it pending.
+func (h *Host) acquire(name string, c Cluster) (*breakerSlot, bool) {
 	cb := DefaultCircuitBreaker()
 	if c.CircuitBreaker != nil {
 		cb = *c.CircuitBreaker
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := uint32(h.clusterLoad[name])
-	if n >= cb.MaxRequests || n >= cb.MaxConnections && n-cb.MaxConnections >= cb.MaxPendingRequests {
+	st := h.breakers[name]
+	if st == nil {
+		st = &breakerState{}
+		h.breakers[name] = st
+	}
+	s := &breakerSlot{h: h, name: name, granted: make(chan struct{})}
+	switch {
+	case uint32(st.active) < min(cb.MaxConnections, cb.MaxRequests):
+		st.active++
+		close(s.granted)
+	case uint32(len(st.waiting)) < cb.MaxPendingRequests:
+		st.waiting = append(st.waiting, s)
+	default:
 		return nil, false
 	}
-	h.clusterLoad[name]++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			h.clusterLoad[name]--
-			h.mu.Unlock()
-		})
-	}, true
+	return s, true
 }
 
-// ClusterLoad is the number of requests in flight to a cluster (router
-// and callouts), as its circuit breaker counts them.
-func (h *Host) ClusterLoad(name string) int {
+// ClusterLoad is a cluster's requests as its circuit breaker counts them:
+// sent, and pending (waiting for a connection).
+func (h *Host) ClusterLoad(name string) (active, pending int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.clusterLoad[name]
+	if st := h.breakers[name]; st != nil {
+		return st.active, len(st.waiting)
+	}
+	return 0, 0
 }

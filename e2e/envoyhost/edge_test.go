@@ -223,29 +223,40 @@ func newGate(t *testing.T) *gate {
 
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 
-// A callout refused by a full circuit breaker fails inside
-// proxy_http_call, as in Envoy (see dispatchHTTPCall), and the slot comes
-// back once the request in flight ends.
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.requests)
+}
+
+// A callout over a full circuit breaker fails inside proxy_http_call, as
+// in Envoy (see dispatchHTTPCall); one over max_connections waits as
+// pending and is sent when a request ahead of it ends.
 func TestCircuitBreakerRefusesCallouts(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		cb   CircuitBreaker
-		fit  int // callouts in flight before the next is refused
+		name            string
+		cb              CircuitBreaker
+		active, pending int // callouts admitted before the next is refused
 	}{
-		{"max_requests", CircuitBreaker{MaxConnections: 100, MaxPendingRequests: 100, MaxRequests: 1}, 1},
-		{"max_pending_requests", CircuitBreaker{MaxConnections: 1, MaxPendingRequests: 2, MaxRequests: 100}, 3},
-		{"no pending allowed", CircuitBreaker{MaxConnections: 2, MaxPendingRequests: 0, MaxRequests: 100}, 2},
+		{"one of each", CircuitBreaker{MaxConnections: 1, MaxPendingRequests: 1, MaxRequests: 1}, 1, 1},
+		{"max_connections, then pending", CircuitBreaker{MaxConnections: 1, MaxPendingRequests: 2, MaxRequests: 100}, 1, 2},
+		{"max_connections of two", CircuitBreaker{MaxConnections: 2, MaxPendingRequests: 1, MaxRequests: 100}, 2, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newGate(t)
 			cb := c.cb
 			h := startProbe(t, Config{Clusters: map[string]Cluster{"svc": {Addr: g.rec.addr(), CircuitBreaker: &cb}}})
 			var held []*Stream
-			for i := 0; i < c.fit; i++ {
+			for i := 0; i < c.active+c.pending; i++ {
 				s := h.NewStream()
 				s.Send(&Request{Headers: calloutHeaders("svc", fmt.Sprintf("/held-%d", i), "0")})
-				<-g.arrived
+				if i < c.active {
+					<-g.arrived
+				}
 				held = append(held, s)
+			}
+			if a, p := h.ClusterLoad("svc"); a != c.active || p != c.pending {
+				t.Errorf("load %d active %d pending, want %d and %d", a, p, c.active, c.pending)
 			}
 			resp := do(t, h, &Request{Headers: calloutHeaders("svc", "/refused", "0")})
 			if resp.Status != 500 || !strings.Contains(string(resp.Body), "dispatch: ") {
@@ -253,9 +264,6 @@ func TestCircuitBreakerRefusesCallouts(t *testing.T) {
 			}
 			if got := h.CalloutOverflows(); !slices.Equal(got, []string{"svc"}) {
 				t.Errorf("overflows %v", got)
-			}
-			if h.ClusterLoad("svc") != c.fit {
-				t.Errorf("load %d, want %d", h.ClusterLoad("svc"), c.fit)
 			}
 			g.release()
 			for _, s := range held {
@@ -270,10 +278,38 @@ func TestCircuitBreakerRefusesCallouts(t *testing.T) {
 			if resp := do(t, h, &Request{Headers: calloutHeaders("svc", "/after", "0")}); !strings.Contains(string(resp.Body), "status=200") {
 				t.Errorf("after the slots came back: %d %q", resp.Status, resp.Body)
 			}
-			if h.ClusterLoad("svc") != 0 {
-				t.Errorf("load %d after every request ended", h.ClusterLoad("svc"))
+			if a, p := h.ClusterLoad("svc"); a != 0 || p != 0 {
+				t.Errorf("load %d active %d pending after every request ended", a, p)
+			}
+			if got := g.rec.count(); got != c.active+c.pending+1 {
+				t.Errorf("the upstream got %d requests, want %d (never the refused one)", got, c.active+c.pending+1)
 			}
 		})
+	}
+}
+
+// A pending callout's timeout runs while it waits, as the async client's
+// does in Envoy: it is answered 504 without reaching the upstream.
+func TestCircuitBreakerPendingCalloutTimesOut(t *testing.T) {
+	g := newGate(t)
+	cb := CircuitBreaker{MaxConnections: 1, MaxPendingRequests: 1, MaxRequests: 1}
+	h := startProbe(t, Config{Clusters: map[string]Cluster{"svc": {Addr: g.rec.addr(), CircuitBreaker: &cb}}})
+	first := h.NewStream()
+	first.Send(&Request{Headers: calloutHeaders("svc", "/held", "0")})
+	<-g.arrived
+	resp := do(t, h, &Request{Headers: calloutHeaders("svc", "/pending", "50")})
+	if resp.Status != 200 || !strings.Contains(string(resp.Body), "status=504") {
+		t.Errorf("pending callout: %d %q, want the router's 504", resp.Status, resp.Body)
+	}
+	if a, p := h.ClusterLoad("svc"); a != 1 || p != 0 {
+		t.Errorf("load %d active %d pending, want the timed-out one gone", a, p)
+	}
+	g.release()
+	if r, err := first.Wait(testCtx(t)); err != nil || !strings.Contains(string(r.Body), "status=200") {
+		t.Errorf("first: %v %+v", err, r)
+	}
+	if got := g.rec.count(); got != 1 {
+		t.Errorf("the upstream got %d requests, want 1", got)
 	}
 }
 

@@ -146,10 +146,10 @@ type Host struct {
 	calls       []string
 	accessLogs  []string
 	defineCalls int
-	// clusterLoad is each cluster's requests in flight (router and
-	// callouts), checked against its circuit breaker.
-	clusterLoad map[string]int
-	overflows   []string // clusters whose breaker refused a callout
+	// breakers is each cluster's circuit-breaker state (router and
+	// callouts together).
+	breakers  map[string]*breakerState
+	overflows []string // clusters whose breaker refused a callout
 }
 
 // New starts a host for a compiled module: a canary VM runs _initialize,
@@ -176,7 +176,7 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
 	if cfg.VMID == "" {
 		cfg.VMID = "session-transfer"
 	}
-	h := &Host{cfg: cfg, mod: mod, metricIDs: map[string]uint32{}, shared: map[string]sharedValue{}, clusterLoad: map[string]int{}}
+	h := &Host{cfg: cfg, mod: mod, metricIDs: map[string]uint32{}, shared: map[string]sharedValue{}, breakers: map[string]*breakerState{}}
 	canary, err := h.startVM(ctx, "canary")
 	if err != nil {
 		return nil, err

@@ -46,7 +46,31 @@ type upstreamRequest struct {
 	conn     net.Conn
 	timer    *time.Timer
 	timedOut bool
-	release  func() // frees the cluster's circuit-breaker slot
+	slot     *breakerSlot  // the cluster's circuit-breaker slot, nil for none
+	stop     chan struct{} // closed on abort or timeout, for a request still pending
+	stopOnce sync.Once
+}
+
+func (u *upstreamRequest) release() {
+	if u.slot != nil {
+		u.slot.release()
+	}
+}
+
+func (u *upstreamRequest) stopWaiting() { u.stopOnce.Do(func() { close(u.stop) }) }
+
+// waitForSlot holds a request the circuit breaker queued as pending until a
+// request ahead of it ends; false when it was aborted or timed out first.
+func (u *upstreamRequest) waitForSlot() bool {
+	if u.slot == nil {
+		return true
+	}
+	select {
+	case <-u.slot.granted:
+		return true
+	case <-u.stop:
+		return false
+	}
 }
 
 func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
@@ -68,9 +92,11 @@ func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
 
 // startUpstream dials the cluster and sends the request head. done is
 // called once, from another goroutine, unless the request was aborted.
-// release is called once the request ends, however it ends.
-func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, release func(), done func(*rawResponse, error)) *upstreamRequest {
-	u := &upstreamRequest{release: release}
+// slot, when set, is the request's circuit-breaker slot: a pending request
+// waits for it (its timeout running, as in Envoy), and the slot is freed
+// once the request ends, however it ends.
+func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, slot *breakerSlot, done func(*rawResponse, error)) *upstreamRequest {
+	u := &upstreamRequest{slot: slot, stop: make(chan struct{})}
 	u.cond = sync.NewCond(&u.mu)
 	if len(body) > 0 {
 		u.chunks = append(u.chunks, body)
@@ -85,14 +111,21 @@ func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time
 			if conn != nil {
 				conn.Close()
 			}
+			u.stopWaiting()
 			u.cond.Broadcast()
 		})
 	}
-	if c.Handler != nil {
-		go u.runHandler(c.Handler, headers, done)
-		return u
-	}
-	go u.run(c, headers, done)
+	go func() {
+		if !u.waitForSlot() {
+			u.finish(done, nil, nil) // nothing after an abort; a timeout is answered as one
+			return
+		}
+		if c.Handler != nil {
+			u.runHandler(c.Handler, headers, done)
+			return
+		}
+		u.run(c, headers, done)
+	}()
 	return u
 }
 
@@ -239,6 +272,7 @@ func (u *upstreamRequest) abort() bool {
 	u.mu.Unlock()
 	// Envoy frees the slot when it resets the request.
 	u.release()
+	u.stopWaiting()
 	u.cond.Broadcast()
 	if conn != nil {
 		if tc, ok := conn.(*net.TCPConn); ok {
@@ -320,7 +354,7 @@ func (s *Stream) routeRequest(headers Pairs, eos bool) {
 		s.localReplyFromEnvoy(503, "no healthy upstream", "no_healthy_upstream")
 		return
 	}
-	release, ok := h.acquire(route.Cluster, cluster)
+	slot, ok := h.acquire(route.Cluster, cluster)
 	if !ok {
 		s.event("upstream: overflow %s", route.Cluster)
 		s.localReply(503, []byte(overflowBody), Pairs{{"x-envoy-overloaded", "true"}}, overflowDetails)
@@ -332,7 +366,7 @@ func (s *Stream) routeRequest(headers Pairs, eos bool) {
 	}
 	s.event("upstream: open %s", route.Cluster)
 	s.upstreamOpen = true
-	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, release, func(r *rawResponse, err error) {
+	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, slot, func(r *rawResponse, err error) {
 		defer s.lock()()
 		if s.finished {
 			return
