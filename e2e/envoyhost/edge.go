@@ -42,6 +42,9 @@ func (s *Stream) admitRequest() bool {
 				continue
 			}
 			if cfg.HeadersWithUnderscores == UnderscoresRejectRequest {
+				// The codec refuses while it parses: no request headers
+				// exist for the access log (%REQ(...)% is empty, as in Envoy).
+				s.requestHeadersCopy = nil
 				s.localReplyFromEnvoy(400, "Bad Request", underscoreDetails)
 				return false
 			}
@@ -52,7 +55,13 @@ func (s *Stream) admitRequest() bool {
 	if i < 0 {
 		return true
 	}
+	// Envoy rewrites :path as it goes, so the access log shows what it
+	// became even when the request is refused or redirected.
 	path, action := cfg.Path.Apply(s.req.headers[i][1])
+	s.req.headers[i][1] = path
+	if j := s.requestHeadersCopy.index(":path"); j >= 0 {
+		s.requestHeadersCopy[j][1] = path
+	}
 	switch action {
 	case PathReject:
 		s.localReplyFromEnvoy(400, "", pathNormalizationFailed)
@@ -61,10 +70,6 @@ func (s *Stream) admitRequest() bool {
 		// The location is the path alone, normalised, query included.
 		s.localReply(307, nil, Pairs{{"location", path}}, pathNormalizationFailed)
 		return false
-	}
-	s.req.headers[i][1] = path
-	if j := s.requestHeadersCopy.index(":path"); j >= 0 {
-		s.requestHeadersCopy[j][1] = path
 	}
 	return true
 }

@@ -74,7 +74,7 @@ func TestPathNormalizationSettings(t *testing.T) {
 		{"normalize_path", PathNormalization{NormalizePath: true}, "/a//c%2Fd", PathContinue},
 		{"merge_slashes", PathNormalization{MergeSlashes: true}, "/a/b/%2E%2E/c%2Fd", PathContinue},
 		{"both", PathNormalization{NormalizePath: true, MergeSlashes: true}, "/a/c%2Fd", PathContinue},
-		{"escaped slashes rejected", PathNormalization{EscapedSlashes: EscapedSlashesRejectRequest}, p, PathReject},
+		{"escaped slashes rejected", PathNormalization{EscapedSlashes: EscapedSlashesRejectRequest}, "/a//b/%2E%2E/c/d", PathReject},
 		{"escaped slashes forwarded", PathNormalization{EscapedSlashes: EscapedSlashesUnescapeAndForward}, "/a//b/%2E%2E/c/d", PathContinue},
 		{"hardened", HardenedPath, "/a/c/d", PathRedirect},
 	} {

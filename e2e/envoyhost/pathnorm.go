@@ -64,7 +64,10 @@ func (a PathAction) String() string {
 const pathNormalizationFailed = "path_normalization_failed"
 
 // Apply normalises a :path value and says what the connection manager does
-// next. The path it returns is what the route match and every filter see.
+// next. The path it returns is :path afterwards: what the route match and
+// every filter see, the redirect's location, and for a refused request what
+// the access log shows (Envoy rewrites :path step by step, so a refusal
+// keeps the steps done before it).
 func (n PathNormalization) Apply(path string) (string, PathAction) {
 	// Envoy refuses a fragment in :path whatever the settings
 	// (envoy.reloadable_features.http_reject_path_with_fragment, on by default).
@@ -74,13 +77,13 @@ func (n PathNormalization) Apply(path string) (string, PathAction) {
 	action := PathContinue
 	if n.EscapedSlashes != EscapedSlashesKeepUnchanged {
 		if unescaped, found := unescapeSlashes(path); found {
+			path = unescaped
 			switch n.EscapedSlashes {
 			case EscapedSlashesRejectRequest:
 				return path, PathReject
 			case EscapedSlashesUnescapeAndRedirect:
 				action = PathRedirect
 			}
-			path = unescaped
 		}
 	}
 	if n.NormalizePath {

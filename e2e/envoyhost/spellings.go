@@ -18,8 +18,9 @@ type PathSpelling struct {
 	Path string
 	// Action is what the connection manager does.
 	Action PathAction
-	// Want is the :path the route match and every filter see
-	// (PathContinue), or the location of the 307 (PathRedirect).
+	// Want is :path afterwards: what the route match and every filter see
+	// (PathContinue), the location of the 307 (PathRedirect), or what the
+	// access log shows of a refused request (PathReject).
 	Want string
 	// Transfer is true when Want is matched by envoy.yaml's transfer route
 	// (a redirect's location included), so the filter runs on it.
