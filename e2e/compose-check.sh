@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the docker-compose stack with a real Envoy, sends a transfer, a refusal and a pass-through
-# through it, then tears it down (always). Needs Docker with Compose v2 and curl; run from
+# Runs the docker-compose stack with a real Envoy, sends a transfer, a refusal, a pass-through and
+# the edge checks through it, then tears it down (always). Needs Docker with Compose v2 and curl; run from
 # anywhere. ENVOY_IMAGE swaps the proxy image (see docker-compose.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,3 +55,11 @@ expect 200 "transfer" -X POST "$url" -H 'content-type: application/json' \
   -H "x-firmly-authorization: $token" -d '{"handle":"3f1c2a9e-7b4d-4e8a-9c2f-5d6e7f8a9b0c"}'
 expect 401 "missing token" -X POST "$url" -H 'content-type: application/json' -d '{}'
 expect 200 "pass-through" http://127.0.0.1:10000/api/v2/carts/active
+# envoy.yaml's edge settings (docs/security.md): another spelling of the path is the transfer,
+# an escaped slash is redirected to the canonical path, an underscore header is refused.
+base=http://127.0.0.1:10000/api/v2/domains/staging.luma.gift
+expect 200 "dot-segment spelling" --path-as-is -X POST "$base/session/./transfer" \
+  -H 'content-type: application/json' -H "x-firmly-authorization: $token" \
+  -d '{"handle":"3f1c2a9e-7b4d-4e8a-9c2f-5d6e7f8a9b0c"}'
+expect 307 "escaped slash redirected" -X POST "$base/session%2Ftransfer" -d '{}'
+expect 400 "underscore header refused" -X POST "$url" -H 'x_firmly_authorization: x' -d '{}'

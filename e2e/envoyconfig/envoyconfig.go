@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -49,6 +50,20 @@ type Config struct {
 	StatsTags []StatsTag
 	// AccessLogs are the connection manager's stdout access logs.
 	AccessLogs []AccessLog
+	// HCM is what the connection manager does before any filter runs.
+	HCM HCM
+}
+
+// HCM is the connection manager's edge settings.
+type HCM struct {
+	NormalizePath          bool // normalize_path
+	MergeSlashes           bool // merge_slashes
+	EscapedSlashes         hcmv3.HttpConnectionManager_PathWithEscapedSlashesAction
+	HeadersWithUnderscores corev3.HttpProtocolOptions_HeadersWithUnderscoresAction
+	UseRemoteAddress       bool
+	XffNumTrustedHops      uint32
+	// Zero when unset; see Envoy's defaults for each.
+	RequestHeadersTimeout, RequestTimeout, StreamIdleTimeout, IdleTimeout time.Duration
 }
 
 // StatsTag is one stats_config.stats_tags entry.
@@ -76,6 +91,9 @@ type Route struct {
 	Regex     *regexp.Regexp
 	Cluster   string
 	TimeoutMs int64
+	// CaseInsensitive is case_sensitive: false (prefix and path matches
+	// only; Envoy ignores it for safe_regex, so Parse refuses it there).
+	CaseInsensitive bool
 	// WasmFilter is the route's typed_per_filter_config for the Wasm
 	// filter: nil when absent, else whether it disables the filter.
 	WasmFilter *FilterConfig
@@ -110,6 +128,16 @@ type Cluster struct {
 	Name    string
 	Address SocketAddress
 	TLS     *UpstreamTLS
+	// CircuitBreaker is circuit_breakers' DEFAULT-priority thresholds with
+	// Envoy's defaults filled in; nil when the cluster sets none.
+	CircuitBreaker *CircuitBreaker
+	// OutlierDetection is the cluster's outlier_detection, nil when unset.
+	OutlierDetection *clusterv3.OutlierDetection
+}
+
+// CircuitBreaker is one circuit_breakers.thresholds entry.
+type CircuitBreaker struct {
+	MaxConnections, MaxPendingRequests, MaxRequests, MaxRetries uint32
 }
 
 // UpstreamTLS is a cluster's TLS transport socket.
@@ -208,9 +236,30 @@ func unpack(a *anypb.Any, msg proto.Message, where string) error {
 }
 
 func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
+	c.HCM = HCM{
+		NormalizePath:          hcm.GetNormalizePath().GetValue(),
+		MergeSlashes:           hcm.GetMergeSlashes(),
+		EscapedSlashes:         hcm.GetPathWithEscapedSlashesAction(),
+		HeadersWithUnderscores: hcm.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction(),
+		UseRemoteAddress:       hcm.GetUseRemoteAddress().GetValue(),
+		XffNumTrustedHops:      hcm.GetXffNumTrustedHops(),
+		RequestHeadersTimeout:  hcm.GetRequestHeadersTimeout().AsDuration(),
+		RequestTimeout:         hcm.GetRequestTimeout().AsDuration(),
+		StreamIdleTimeout:      hcm.GetStreamIdleTimeout().AsDuration(),
+		IdleTimeout:            hcm.GetCommonHttpProtocolOptions().GetIdleTimeout().AsDuration(),
+	}
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
 			route := Route{Cluster: r.GetRoute().GetCluster(), TimeoutMs: r.GetRoute().GetTimeout().AsDuration().Milliseconds()}
+			if cs := r.GetMatch().GetCaseSensitive(); cs != nil {
+				if r.GetMatch().GetSafeRegex() != nil {
+					// Envoy accepts it and ignores it (RouteMatch.case_sensitive's
+					// documentation), which would leave a route case-sensitive
+					// that reads as if it were not.
+					return fmt.Errorf("envoyconfig: route %q: case_sensitive is ignored for safe_regex matches; write (?i) in the regex", r.GetMatch().GetSafeRegex().GetRegex())
+				}
+				route.CaseInsensitive = !cs.GetValue()
+			}
 			switch m := r.GetMatch().GetPathSpecifier().(type) {
 			case *routev3.RouteMatch_Prefix:
 				route.Prefix = m.Prefix
@@ -305,6 +354,25 @@ func readCluster(cl *clusterv3.Cluster) (Cluster, error) {
 	}
 	var sa *corev3.SocketAddress = eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
 	out.Address = SocketAddress{sa.GetAddress(), sa.GetPortValue()}
+	out.OutlierDetection = cl.GetOutlierDetection()
+	for _, th := range cl.GetCircuitBreakers().GetThresholds() {
+		if th.GetPriority() != corev3.RoutingPriority_DEFAULT {
+			continue
+		}
+		// Envoy's defaults for a field left unset (cluster.proto).
+		or := func(v *wrapperspb.UInt32Value, def uint32) uint32 {
+			if v == nil {
+				return def
+			}
+			return v.GetValue()
+		}
+		out.CircuitBreaker = &CircuitBreaker{
+			MaxConnections:     or(th.GetMaxConnections(), 1024),
+			MaxPendingRequests: or(th.GetMaxPendingRequests(), 1024),
+			MaxRequests:        or(th.GetMaxRequests(), 1024),
+			MaxRetries:         or(th.GetMaxRetries(), 3),
+		}
+	}
 	if ts := cl.GetTransportSocket(); ts != nil {
 		t := &tlsv3.UpstreamTlsContext{}
 		if err := unpack(ts.GetTypedConfig(), t, "cluster "+cl.GetName()+" transport socket"); err != nil {

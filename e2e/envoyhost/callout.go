@@ -49,6 +49,21 @@ func (vm *VM) dispatchHTTPCall(cluster string, hdrs, body, trls []byte, timeoutM
 	if c.FailInline {
 		return 0, statusInternalFailure
 	}
+	// A full circuit breaker refuses the request inside the async client's
+	// send: the router answers 503 with x-envoy-overloaded at once, but that
+	// answer arrives while the VM is still in this hostcall, so Envoy defers
+	// it; send returns no request, httpCall drops the token and answers
+	// InternalFailure, and the deferred answer then finds no token and is
+	// dropped (source/extensions/common/wasm/context.cc httpCall and
+	// onHttpCallSuccess, source/common/http/async_client_impl.cc send). The
+	// plugin sees a dispatch that failed inline, and no callback.
+	slot, ok := h.acquire(cluster, c)
+	if !ok {
+		h.mu.Lock()
+		h.overflows = append(h.overflows, cluster)
+		h.mu.Unlock()
+		return 0, statusInternalFailure
+	}
 	vm.nextCallout++
 	id := vm.nextCallout
 	h.mu.Lock()
@@ -57,7 +72,7 @@ func (vm *VM) dispatchHTTPCall(cluster string, hdrs, body, trls []byte, timeoutM
 	h.inflight.Add(1)
 	// A timeout of 0 means none at all, as in Envoy.
 	timeout := time.Duration(timeoutMs) * time.Millisecond
-	u := startUpstream(c, headers, body, true, timeout, func(r *rawResponse, err error) {
+	u := startUpstream(c, headers, body, true, timeout, slot, func(r *rawResponse, err error) {
 		vm.deliverCallout(id, r, err)
 	})
 	vm.callouts[id] = &pendingCallout{cancel: func() {

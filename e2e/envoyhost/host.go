@@ -37,6 +37,9 @@ type Cluster struct {
 	// Handler, when set, answers the cluster's requests in process, with
 	// no socket (Addr and TLS are unused), for benchmarks.
 	Handler http.Handler
+	// CircuitBreaker is the cluster's circuit_breakers thresholds for the
+	// default priority; nil means Envoy's defaults.
+	CircuitBreaker *CircuitBreaker
 }
 
 // Route sends matching requests to Cluster: those whose path starts with
@@ -52,6 +55,10 @@ type Route struct {
 	// Filter is the route's typed_per_filter_config for the Wasm filter
 	// (an envoy.config.route.v3.FilterConfig): enable or disable it here.
 	Filter RouteFilter
+	// CaseInsensitive is the route match's case_sensitive: false. Like
+	// Envoy, it applies to Prefix only: a Regex route is matched as written
+	// (use (?i) in the regex).
+	CaseInsensitive bool
 }
 
 // Config describes one Envoy listener with one Wasm HTTP filter.
@@ -75,6 +82,13 @@ type Config struct {
 	Clusters map[string]Cluster
 	// Routes, first prefix match wins; no match is a 404.
 	Routes []Route
+	// Path is the connection manager's normalize_path, merge_slashes and
+	// path_with_escaped_slashes_action, applied to :path before the route is
+	// chosen and before any filter sees the request.
+	Path PathNormalization
+	// HeadersWithUnderscores is the connection manager's
+	// common_http_protocol_options.headers_with_underscores_action.
+	HeadersWithUnderscores UnderscoreAction
 	// FailurePolicy of the filter (default fail closed).
 	FailurePolicy FailurePolicy
 	// FilterDisabled is http_filters[].disabled: the filter runs only on
@@ -132,6 +146,10 @@ type Host struct {
 	calls       []string
 	accessLogs  []string
 	defineCalls int
+	// breakers is each cluster's circuit-breaker state (router and
+	// callouts together).
+	breakers  map[string]*breakerState
+	overflows []string // clusters whose breaker refused a callout
 }
 
 // New starts a host for a compiled module: a canary VM runs _initialize,
@@ -158,7 +176,7 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Host, error) {
 	if cfg.VMID == "" {
 		cfg.VMID = "session-transfer"
 	}
-	h := &Host{cfg: cfg, mod: mod, metricIDs: map[string]uint32{}, shared: map[string]sharedValue{}}
+	h := &Host{cfg: cfg, mod: mod, metricIDs: map[string]uint32{}, shared: map[string]sharedValue{}, breakers: map[string]*breakerState{}}
 	canary, err := h.startVM(ctx, "canary")
 	if err != nil {
 		return nil, err
@@ -259,6 +277,14 @@ func (h *Host) Callouts() []CalloutRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]CalloutRecord(nil), h.callouts...)
+}
+
+// CalloutOverflows lists, in order, the cluster of every proxy_http_call a
+// full circuit breaker refused.
+func (h *Host) CalloutOverflows() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.overflows...)
 }
 
 func (h *Host) newContextID() uint32 {

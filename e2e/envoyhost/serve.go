@@ -13,7 +13,15 @@ import (
 // stream's response is written back. A client that goes away cancels the
 // stream, as Envoy resets it.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	headers := Pairs{{":method", r.Method}, {":path", r.URL.RequestURI()}, {":authority", r.Host}, {":scheme", "http"}}
+	// The request-target as the client wrote it: net/http's URL would
+	// re-escape it (a \ becomes %5C), and spelling matters to Envoy's path
+	// normalisation. (net/http itself refuses a malformed %-escape with 400
+	// before this handler runs; Envoy lets it through.)
+	path := r.RequestURI
+	if !strings.HasPrefix(path, "/") {
+		path = r.URL.RequestURI()
+	}
+	headers := Pairs{{":method", r.Method}, {":path", path}, {":authority", r.Host}, {":scheme", "http"}}
 	if r.TLS != nil {
 		headers[3][1] = "https"
 	}

@@ -153,6 +153,9 @@ func (s *Stream) SendHeaders(h Pairs, endOfStream bool) {
 	s.req.headers = lowerKeys(h)
 	s.req.headersEOS = endOfStream
 	s.req.bodyEOS = endOfStream
+	if !s.admitRequest() {
+		return
+	}
 	vm := s.vm
 	if !vm.host.filterEnabled(firstValue(s.req.headers, ":path")) {
 		// The route disables the filter: Envoy never creates it.

@@ -46,6 +46,31 @@ type upstreamRequest struct {
 	conn     net.Conn
 	timer    *time.Timer
 	timedOut bool
+	slot     *breakerSlot  // the cluster's circuit-breaker slot, nil for none
+	stop     chan struct{} // closed on abort or timeout, for a request still pending
+	stopOnce sync.Once
+}
+
+func (u *upstreamRequest) release() {
+	if u.slot != nil {
+		u.slot.release()
+	}
+}
+
+func (u *upstreamRequest) stopWaiting() { u.stopOnce.Do(func() { close(u.stop) }) }
+
+// waitForSlot holds a request the circuit breaker queued as pending until a
+// request ahead of it ends; false when it was aborted or timed out first.
+func (u *upstreamRequest) waitForSlot() bool {
+	if u.slot == nil {
+		return true
+	}
+	select {
+	case <-u.slot.granted:
+		return true
+	case <-u.stop:
+		return false
+	}
 }
 
 func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
@@ -67,8 +92,11 @@ func dialCluster(ctx context.Context, c Cluster) (net.Conn, error) {
 
 // startUpstream dials the cluster and sends the request head. done is
 // called once, from another goroutine, unless the request was aborted.
-func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, done func(*rawResponse, error)) *upstreamRequest {
-	u := &upstreamRequest{}
+// slot, when set, is the request's circuit-breaker slot: a pending request
+// waits for it (its timeout running, as in Envoy), and the slot is freed
+// once the request ends, however it ends.
+func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time.Duration, slot *breakerSlot, done func(*rawResponse, error)) *upstreamRequest {
+	u := &upstreamRequest{slot: slot, stop: make(chan struct{})}
 	u.cond = sync.NewCond(&u.mu)
 	if len(body) > 0 {
 		u.chunks = append(u.chunks, body)
@@ -83,14 +111,21 @@ func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time
 			if conn != nil {
 				conn.Close()
 			}
+			u.stopWaiting()
 			u.cond.Broadcast()
 		})
 	}
-	if c.Handler != nil {
-		go u.runHandler(c.Handler, headers, done)
-		return u
-	}
-	go u.run(c, headers, done)
+	go func() {
+		if !u.waitForSlot() {
+			u.finish(done, nil, nil) // nothing after an abort; a timeout is answered as one
+			return
+		}
+		if c.Handler != nil {
+			u.runHandler(c.Handler, headers, done)
+			return
+		}
+		u.run(c, headers, done)
+	}()
 	return u
 }
 
@@ -102,6 +137,7 @@ func (u *upstreamRequest) finish(done func(*rawResponse, error), r *rawResponse,
 	aborted, timedOut := u.aborted, u.timedOut
 	u.finished = true
 	u.mu.Unlock()
+	u.release()
 	if u.timer != nil {
 		u.timer.Stop()
 	}
@@ -234,6 +270,9 @@ func (u *upstreamRequest) abort() bool {
 	u.aborted = true
 	conn := u.conn
 	u.mu.Unlock()
+	// Envoy frees the slot when it resets the request.
+	u.release()
+	u.stopWaiting()
 	u.cond.Broadcast()
 	if conn != nil {
 		if tc, ok := conn.(*net.TCPConn); ok {
@@ -294,7 +333,7 @@ func (h *Host) route(path string) (Route, bool) {
 			}
 			continue
 		}
-		if strings.HasPrefix(path, r.Prefix) {
+		if strings.HasPrefix(path, r.Prefix) || r.CaseInsensitive && len(path) >= len(r.Prefix) && strings.EqualFold(path[:len(r.Prefix)], r.Prefix) {
 			return r, true
 		}
 	}
@@ -315,13 +354,19 @@ func (s *Stream) routeRequest(headers Pairs, eos bool) {
 		s.localReplyFromEnvoy(503, "no healthy upstream", "no_healthy_upstream")
 		return
 	}
+	slot, ok := h.acquire(route.Cluster, cluster)
+	if !ok {
+		s.event("upstream: overflow %s", route.Cluster)
+		s.localReply(503, []byte(overflowBody), Pairs{{"x-envoy-overloaded", "true"}}, overflowDetails)
+		return
+	}
 	timeout := route.Timeout
 	if timeout == 0 {
 		timeout = 15 * time.Second
 	}
 	s.event("upstream: open %s", route.Cluster)
 	s.upstreamOpen = true
-	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, func(r *rawResponse, err error) {
+	s.upstream = startUpstream(cluster, headers, nil, eos, timeout, slot, func(r *rawResponse, err error) {
 		defer s.lock()()
 		if s.finished {
 			return

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/firmly/session-transfer-filter/e2e/envoyconfig"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
@@ -165,6 +167,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		s.ClusterAddrs[name] = addr
 		hc := envoyhost.Cluster{Addr: addr}
+		if cb := cl.CircuitBreaker; cb != nil {
+			hc.CircuitBreaker = &envoyhost.CircuitBreaker{MaxConnections: cb.MaxConnections, MaxPendingRequests: cb.MaxPendingRequests, MaxRequests: cb.MaxRequests, MaxRetries: cb.MaxRetries}
+		}
 		if cl.TLS != nil {
 			if hc.TLS, err = clientTLS(o.RepoRoot, cl.TLS); err != nil {
 				return nil, err
@@ -196,7 +201,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	var routes []envoyhost.Route
 	for _, r := range ec.Routes {
-		hr := envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond}
+		hr := envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond, CaseInsensitive: r.CaseInsensitive}
 		if f := r.WasmFilter; f != nil {
 			hr.Filter = envoyhost.RouteFilterEnabled
 			if f.Disabled {
@@ -224,6 +229,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		PluginName: w.Name, RootID: w.RootID, VMID: w.VMID, Workers: localWorkers, Logger: o.Logger,
 		BufferLimit:    int(listenerBufferLimit(ec)),
 		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog, Clock: o.Clock,
+		Path: HostPath(ec.HCM), HeadersWithUnderscores: HostUnderscores(ec.HCM),
 	})
 	if err != nil {
 		return nil, err
@@ -420,4 +426,30 @@ func FindRepoRoot(dir string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// HostPath is the host's form of envoy.yaml's path settings.
+func HostPath(h envoyconfig.HCM) envoyhost.PathNormalization {
+	n := envoyhost.PathNormalization{NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes}
+	switch h.EscapedSlashes {
+	case hcmv3.HttpConnectionManager_REJECT_REQUEST:
+		n.EscapedSlashes = envoyhost.EscapedSlashesRejectRequest
+	case hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT:
+		n.EscapedSlashes = envoyhost.EscapedSlashesUnescapeAndRedirect
+	case hcmv3.HttpConnectionManager_UNESCAPE_AND_FORWARD:
+		n.EscapedSlashes = envoyhost.EscapedSlashesUnescapeAndForward
+	}
+	return n
+}
+
+// HostUnderscores is the host's form of envoy.yaml's
+// headers_with_underscores_action.
+func HostUnderscores(h envoyconfig.HCM) envoyhost.UnderscoreAction {
+	switch h.HeadersWithUnderscores {
+	case corev3.HttpProtocolOptions_REJECT_REQUEST:
+		return envoyhost.UnderscoresRejectRequest
+	case corev3.HttpProtocolOptions_DROP_HEADER:
+		return envoyhost.UnderscoresDropHeader
+	}
+	return envoyhost.UnderscoresAllow
 }
