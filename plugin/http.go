@@ -87,6 +87,7 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		return c.reply(step)
 	}
 	c.t = t
+	setCallerState(t)
 	if endOfStream {
 		return c.run(t.OnBody(nil))
 	}
