@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // direction is one side of a stream as Envoy's filter manager sees it for
@@ -72,7 +74,8 @@ type Stream struct {
 
 	requestHeadersCopy Pairs // for request.* properties
 	started            time.Time
-	filterState        map[string][]byte // wasm.<key>, set by proxy_set_property
+	filterState        map[string][]byte           // wasm.<key>, set by proxy_set_property
+	metadata           map[string]*structpb.Struct // dynamic filter_metadata, by namespace
 
 	upstream     *upstreamRequest
 	upstreamOpen bool
@@ -144,9 +147,25 @@ func (s *Stream) lock() func() {
 
 // SendHeaders delivers the request headers (pseudo-headers included).
 func (s *Stream) SendHeaders(h Pairs, endOfStream bool) {
+	var jwt jwtVerdict
+	if ja := s.vm.host.cfg.JwtAuthn; ja != nil {
+		// Before the VM lock: it may fetch a JWKS.
+		jwt = ja.decode(s.vm.host, lowerKeys(h))
+	}
 	defer s.lock()()
 	if s.finished {
 		return
+	}
+	if s.vm.host.cfg.JwtAuthn != nil {
+		s.metadata = jwt.metadata
+		if r := jwt.reply; r != nil {
+			s.requestHeadersCopy = append(Pairs(nil), h...)
+			s.started = s.vm.host.now()
+			s.req.headers = lowerKeys(h)
+			s.localReply(r.status, []byte(r.body), Pairs{{"www-authenticate", r.wwwAuthenticate}}, r.details)
+			return
+		}
+		h = jwt.headers
 	}
 	s.requestHeadersCopy = append(Pairs(nil), h...)
 	s.started = s.vm.host.now()
