@@ -23,6 +23,9 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/localstack"
 )
 
+// authConfigs are the Envoy configurations for each -auth mode.
+var authConfigs = map[string]string{"filter": "envoy.yaml", "delegated": "envoy-delegated.yaml"}
+
 // emulated are the Envoy versions whose WASI the host emulates.
 var emulated = map[string]envoyhost.EnvoyVersion{"1.33": envoyhost.Envoy133, "1.39": envoyhost.Envoy139}
 
@@ -32,7 +35,14 @@ func main() {
 	envoy := flag.String("envoy", "1.33", "emulated Envoy WASI: 1.33 (1.33-1.38: poll_oneoff fails, the strictest) or 1.39 (1.39+)")
 	quiet := flag.Bool("quiet", false, "do not print the plugin's log lines")
 	reset := flag.Bool("reset", false, "delete the session store (the -data folder) before starting")
+	authMode := flag.String("auth", "filter", "who verifies the device token: filter (the wasm filter, envoy.yaml) or delegated (Envoy's jwt_authn before it, envoy-delegated.yaml)")
 	flag.Parse()
+
+	envoyConfig, ok := authConfigs[*authMode]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "localstack: -auth %q: pass -auth filter (envoy.yaml) or -auth delegated (envoy-delegated.yaml)\n", *authMode)
+		os.Exit(2)
+	}
 
 	version, ok := emulated[*envoy]
 	if !ok {
@@ -67,7 +77,7 @@ func main() {
 		logger = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, EnvoyConfig: envoyConfig, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
 	cancel()
 	if err != nil {
 		fatalf("%v", explain(err))
@@ -83,7 +93,11 @@ func main() {
 	if st.Issuer != nil {
 		issuer = fmt.Sprintf("  device-token issuer      %s   (JWKS at /.well-known/jwks.json; POST /_admin/rotate, POST /_admin/tokens)\n", st.IssuerURL)
 	}
-	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
+	verifier := "the filter verifies device tokens"
+	if st.Config.JwtAuthn != nil {
+		verifier = "jwt_authn verifies device tokens before the filter"
+	}
+	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from %s (%s)
   proxy (Envoy listener)   %s
   Envoy admin              %s   (/ready, /stats, /stats/prometheus)
   reference merchant       %s   (admin API under /_admin/)
@@ -96,7 +110,7 @@ A transfer that succeeds (token valid for one hour, signed with the development 
 The merchant's stock lives in memory and resets when this stack restarts; the session store
 persists in %s (./build.sh run -reset, or ./build.sh reset, empties it).
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token), *dataDir)
+`, version, envoyConfig, verifier, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token), *dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
