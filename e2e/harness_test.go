@@ -199,6 +199,7 @@ type stackOpts struct {
 	backendTimeoutMs  int
 	hostConfig        func(*envoyhost.Config)
 	wasm              []byte // default: the product plugin
+	pluginConfig      string // replaces the whole plugin configuration when set
 }
 
 func newStack(t testing.TB, o stackOpts) *stack {
@@ -207,8 +208,12 @@ func newStack(t testing.TB, o stackOpts) *stack {
 	st.merchant.answer(200, lumaCart)
 	st.backend.answer(201, `{"ok":true}`)
 	st.app.set(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) })
+	pc := o.pluginConfig
+	if pc == "" {
+		pc = pluginConfig(t, o)
+	}
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(pluginConfig(t, o)),
+		PluginConfig: []byte(pc),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Addr: st.merchant.addr()},
 			"session_backend": {Addr: st.backend.addr()},
