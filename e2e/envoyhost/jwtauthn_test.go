@@ -48,8 +48,8 @@ func newTestJwtAuthn(t *testing.T, k *rsa.PrivateKey, requires string) (*JwtAuth
 	js, _ := json.Marshal(map[string]any{
 		"providers": map[string]any{"device": map[string]any{
 			"issuer": "https://issuer.test", "audiences": []string{"session-transfer"},
-			"local_jwks":   map[string]any{"inline_string": jwks},
-			"from_headers": []any{map[string]any{"name": "x-firmly-authorization", "value_prefix": "Bearer "}},
+			"local_jwks":          map[string]any{"inline_string": jwks},
+			"from_headers":        []any{map[string]any{"name": "x-firmly-authorization", "value_prefix": "Bearer "}},
 			"payload_in_metadata": "payload", "failed_status_in_metadata": "failed",
 		}},
 		"requirement_map": map[string]any{"device": json.RawMessage(requires)},
