@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
+	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
 // TestPerfTable prints the table of ./build.sh bench: the module's own µs
@@ -57,10 +58,11 @@ func TestPerfTable(t *testing.T) {
 	warm := func(i int) *envoyhost.Request { seq++; return scs[i].next(t, seq) }
 
 	native := make([][]float64, len(scs))
-	e := nativeEngine(t)
+	engines := [2]*transfer.Engine{nativeEngineFor(t, false), nativeEngineFor(t, true)}
 	for r := range rounds {
 		for i, sc := range scs {
 			var d time.Duration
+			e := engines[b2i(sc.delegated())]
 			for _, q := range reqs[i][r] {
 				start := time.Now()
 				got := nativeRun(e, q)
@@ -73,10 +75,12 @@ func TestPerfTable(t *testing.T) {
 		}
 	}
 
-	h := newPerfHost(t)
+	hosts := [2]*envoyhost.Host{newPerfHostFor(t, false), newPerfHostFor(t, true)}
+	h := hosts[0]
 	wz := make([][]float64, len(scs))
 	traces := make([][]string, len(scs))
 	for i, sc := range scs {
+		h := hosts[b2i(sc.delegated())]
 		h.MeasureModuleTime(true)
 		perfDo(t, h, warm(i), sc.status)
 		for _, tr := range h.TakeModuleTime().Trace {
@@ -86,9 +90,12 @@ func TestPerfTable(t *testing.T) {
 			perfDo(t, h, warm(i), sc.status)
 		}
 	}
-	h.MeasureModuleTime(false)
+	for _, h := range hosts {
+		h.MeasureModuleTime(false)
+	}
 	for r := range rounds {
 		for i, sc := range scs {
+			h := hosts[b2i(sc.delegated())]
 			h.TakeModuleTime()
 			for _, q := range reqs[i][r] {
 				perfDo(t, h, q, sc.status)
@@ -140,8 +147,9 @@ func best(v []float64) float64 {
 }
 
 type v8Request struct {
-	Headers envoyhost.Pairs `json:"headers"`
-	Body    string          `json:"body"`
+	Headers  envoyhost.Pairs `json:"headers"`
+	Body     string          `json:"body"`
+	Metadata map[string]any  `json:"metadata,omitempty"` // filter_metadata by namespace
 }
 
 type v8Answer struct {
@@ -150,7 +158,9 @@ type v8Answer struct {
 	Body    string          `json:"body"`
 }
 
-func v8Req(r *envoyhost.Request) v8Request { return v8Request{r.HeaderPairs(), string(r.Body)} }
+func v8Req(r *envoyhost.Request) v8Request {
+	return v8Request{r.HeaderPairs(), string(r.Body), metadataJSON(r.Metadata)}
+}
 
 // runV8 runs the scenarios in e2e/v8bench/host.mjs under node --no-liftoff
 // and returns per scenario the µs of each round; without node, nil and a
@@ -170,19 +180,20 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	type scenarioIn struct {
 		Name     string        `json:"name"`
+		Plugin   int           `json:"plugin"` // index into PluginConfigs
 		Status   int           `json:"status"`
 		Warmup   v8Request     `json:"warmup"`
 		Requests [][]v8Request `json:"requests"`
 	}
 	in := struct {
-		Wasm         string              `json:"wasm"`
-		PluginConfig string              `json:"pluginConfig"`
+		Wasm          string              `json:"wasm"`
+		PluginConfigs []string            `json:"pluginConfigs"`
 		Clusters     map[string]v8Answer `json:"clusters"`
 		Route        string              `json:"route"`
 		Rounds       int                 `json:"rounds"`
 		Scenarios    []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, PluginConfigs: []string{perfPluginConfig(t, false), perfPluginConfig(t, true)}, Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(lumaCart))}}, lumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
@@ -190,7 +201,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		},
 	}
 	for i, sc := range scs {
-		s := scenarioIn{Name: sc.name, Status: sc.status, Warmup: v8Req(warm(i))}
+		s := scenarioIn{Name: sc.name, Plugin: b2i(sc.delegated()), Status: sc.status, Warmup: v8Req(warm(i))}
 		for r := range rounds {
 			var rs []v8Request
 			for _, q := range reqs[i][r] {
