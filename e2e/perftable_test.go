@@ -188,10 +188,10 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	in := struct {
 		Wasm          string              `json:"wasm"`
 		PluginConfigs []string            `json:"pluginConfigs"`
-		Clusters     map[string]v8Answer `json:"clusters"`
-		Route        string              `json:"route"`
-		Rounds       int                 `json:"rounds"`
-		Scenarios    []scenarioIn        `json:"scenarios"`
+		Clusters      map[string]v8Answer `json:"clusters"`
+		Route         string              `json:"route"`
+		Rounds        int                 `json:"rounds"`
+		Scenarios     []scenarioIn        `json:"scenarios"`
 	}{
 		Wasm: wasmPath, PluginConfigs: []string{perfPluginConfig(t, false), perfPluginConfig(t, true)}, Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
