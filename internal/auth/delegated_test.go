@@ -135,3 +135,47 @@ func TestDelegatedNeedsNoKey(t *testing.T) {
 		t.Fatal("a verifier without keys and not delegated started")
 	}
 }
+
+// FuzzVerifyPayload: whatever bytes Envoy hands over for each claim, an
+// accepted payload has a well-formed device_id, an unexpired exp (when
+// present) and a textual app_id; nothing panics.
+func FuzzVerifyPayload(f *testing.F) {
+	f.Add([]byte("dev-1"), binary.LittleEndian.AppendUint64(nil, math.Float64bits(float64(now.Unix()+60))), []byte("app"), true, true)
+	f.Add([]byte("tomorrow"), []byte("tomorrow"), []byte{1}, true, false)
+	f.Fuzz(func(t *testing.T, dev, exp, app []byte, hasExp, hasApp bool) {
+		v, err := New(Options{Delegated: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := v.VerifyPayload(func(path []string) ([]byte, bool, error) {
+			switch {
+			case len(path) == 0:
+				return []byte("pairs"), true, nil
+			case path[0] == "device_id":
+				return dev, true, nil
+			case path[0] == "exp" && hasExp:
+				return exp, true, nil
+			case path[0] == "app_id" && hasApp:
+				return app, true, nil
+			}
+			return nil, false, nil
+		}, now)
+		if res.Err != nil {
+			return
+		}
+		if !validDeviceID(string(dev)) || res.Claims.DeviceID != string(dev) {
+			t.Fatalf("accepted device_id %q", dev)
+		}
+		if hasExp {
+			if len(exp) != 8 {
+				t.Fatalf("accepted exp of %d bytes", len(exp))
+			}
+			if f := math.Float64frombits(binary.LittleEndian.Uint64(exp)); math.IsNaN(f) || f < float64(now.Unix()) {
+				t.Fatalf("accepted exp %x", exp)
+			}
+		}
+		if hasApp && !textClaim(app) {
+			t.Fatalf("accepted app_id %q", app)
+		}
+	})
+}
