@@ -61,6 +61,9 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		logf(levelCritical, "session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
+	if vp := cfg.Auth.VerifiedPayload; vp != nil {
+		engine.SetMetadataReader(metadataReader(vp.Namespace))
+	}
 	if err := p.startJWKS(cfg.Auth.RemoteJWKS, engine.Verifier()); err != nil {
 		logf(levelCritical, "session-transfer: refusing to start: %v", err)
 		return types.OnPluginStartStatusFailed

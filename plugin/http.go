@@ -118,6 +118,7 @@ func (c *httpContext) judge(h [][2]string, endOfStream bool, at time.Time, again
 		return c.reply(step)
 	}
 	c.t = t
+	setCallerState(t)
 	if endOfStream {
 		return c.run(t.OnBody(nil))
 	}

@@ -217,6 +217,7 @@ type StackOpts struct {
 	BackendTimeoutMs  int
 	HostConfig        func(*envoyhost.Config)
 	Wasm              []byte // default: the product plugin
+	PluginConfig      string // replaces the whole plugin configuration when set
 }
 
 // NewStack starts the plugin in the host with a merchant, a backend and an app upstream, closed when the test ends.
@@ -226,8 +227,12 @@ func NewStack(t testing.TB, o StackOpts) *Stack {
 	st.Merchant.Answer(200, LumaCart)
 	st.Backend.Answer(201, `{"ok":true}`)
 	st.App.Set(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) })
+	pc := o.PluginConfig
+	if pc == "" {
+		pc = PluginConfig(t, o)
+	}
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(PluginConfig(t, o)),
+		PluginConfig: []byte(pc),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Addr: st.Merchant.Addr()},
 			"session_backend": {Addr: st.Backend.Addr()},
@@ -353,4 +358,19 @@ func WantStatus(t *testing.T, resp *envoyhost.Response, status int, errName stri
 		t.Fatalf("got error %s (%s), want %s", e.Error, e.Description, errName)
 	}
 	return e
+}
+
+// DelegatedPluginConfig is the harness's configuration in delegated mode:
+// no key, the payload where jwt_authn puts it.
+func DelegatedPluginConfig(extraAuth string) string {
+	return fmt.Sprintf(`{
+  "auth": {"verified_payload": {"key": "payload", "failed_status_key": "failed_status"},
+           "allowed_app_ids": ["app-1", "app-2"]%s},
+  "session_key": {"secret": %q},
+  "merchants": {
+    %q: {"cluster": "merchant_luma", "display_name": "Luma Store", "platform_id": "magento",
+      "headers": {"x-merchant-key": "mk-1"}, "payment_method_options": [{"type": "CreditCard", "wallet": "user"}]}
+  },
+  "backend": {"cluster": "session_backend", "authority": "sessions.internal", "headers": {"x-backend-key": "bk-1"}}
+}`, extraAuth, TestSecret, TestDomain)
 }

@@ -16,6 +16,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	jwtauthnv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -38,6 +39,9 @@ import (
 // typed_per_filter_config.
 const wasmFilterName = "envoy.filters.http.wasm"
 
+// jwtAuthnFilterName is jwt_authn's name, likewise.
+const jwtAuthnFilterName = "envoy.filters.http.jwt_authn"
+
 // Config is what the local run takes from envoy.yaml.
 type Config struct {
 	Bootstrap *bootstrapv3.Bootstrap
@@ -50,6 +54,9 @@ type Config struct {
 	StatsTags []StatsTag
 	// AccessLogs are the connection manager's stdout access logs.
 	AccessLogs []AccessLog
+	// JwtAuthn is the jwt_authn filter's configuration when http_filters
+	// has one (before the wasm filter: delegated verification); else nil.
+	JwtAuthn *jwtauthnv3.JwtAuthentication
 	// HCM is what the connection manager does before any filter runs.
 	HCM HCM
 }
@@ -97,6 +104,9 @@ type Route struct {
 	// WasmFilter is the route's typed_per_filter_config for the Wasm
 	// filter: nil when absent, else whether it disables the filter.
 	WasmFilter *FilterConfig
+	// JwtRequirement is the route's jwt_authn PerRouteConfig
+	// requirement_name ("" when it has none).
+	JwtRequirement string
 }
 
 // FilterConfig is a route's envoy.config.route.v3.FilterConfig.
@@ -285,6 +295,16 @@ func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
 				}
 				route.WasmFilter = &FilterConfig{Disabled: fc.GetDisabled()}
 			}
+			if a, ok := r.GetTypedPerFilterConfig()[jwtAuthnFilterName]; ok {
+				pr := &jwtauthnv3.PerRouteConfig{}
+				if err := unpack(a, pr, "route typed_per_filter_config "+jwtAuthnFilterName); err != nil {
+					return err
+				}
+				if pr.GetDisabled() {
+					return fmt.Errorf("envoyconfig: route typed_per_filter_config %s: disabled is not emulated; use a route without a requirement", jwtAuthnFilterName)
+				}
+				route.JwtRequirement = pr.GetRequirementName()
+			}
 			c.Routes = append(c.Routes, route)
 		}
 	}
@@ -304,6 +324,17 @@ func (c *Config) readHCM(hcm *hcmv3.HttpConnectionManager) error {
 		c.AccessLogs = append(c.AccessLogs, out)
 	}
 	for _, hf := range hcm.GetHttpFilters() {
+		if hf.GetName() == jwtAuthnFilterName {
+			ja := &jwtauthnv3.JwtAuthentication{}
+			if err := unpack(hf.GetTypedConfig(), ja, "http filter "+hf.GetName()); err != nil {
+				return err
+			}
+			if c.Wasm.CodeFile != "" {
+				return fmt.Errorf("envoyconfig: http filter %s comes after the wasm filter, which reads the payload it verifies: put it before", jwtAuthnFilterName)
+			}
+			c.JwtAuthn = ja
+			continue
+		}
 		if hf.GetName() != wasmFilterName {
 			msg, err := hf.GetTypedConfig().UnmarshalNew()
 			if err != nil {

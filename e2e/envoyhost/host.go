@@ -59,6 +59,9 @@ type Route struct {
 	// Envoy, it applies to Prefix only: a Regex route is matched as written
 	// (use (?i) in the regex).
 	CaseInsensitive bool
+	// JwtRequirement is the route's jwt_authn PerRouteConfig
+	// requirement_name ("": jwt_authn's rules decide).
+	JwtRequirement string
 }
 
 // Config describes one Envoy listener with one Wasm HTTP filter.
@@ -106,6 +109,10 @@ type Config struct {
 	// PluginName, RootID and VMID are the plugin_name, plugin_root_id and
 	// plugin_vm_id properties.
 	PluginName, RootID, VMID string
+	// JwtAuthn, when set, is Envoy's jwt_authn filter before the Wasm
+	// filter: it may answer a request itself, and sets the dynamic metadata
+	// the Wasm filter reads through metadata.* properties.
+	JwtAuthn *JwtAuthn
 	// Properties answers proxy_get_property for paths (segments joined with
 	// "."), in addition to the request.* and plugin_* ones the host derives.
 	Properties map[string][]byte

@@ -9,6 +9,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 func defineProxyABI(b wazero.HostModuleBuilder) {
@@ -371,6 +373,20 @@ func defineProxyABI(b wazero.HostModuleBuilder) {
 		path, ok := vm.readString(u32(st[0]), u32(st[1]))
 		if !ok {
 			st[0] = statusInvalidMemoryAccess
+			return
+		}
+		if segs := strings.Split(path, "\x00"); segs[0] == "metadata" {
+			// Segments, not a dotted path: a namespace has dots in it.
+			var md map[string]*structpb.Struct
+			if s := vm.streams[vm.effective]; s != nil {
+				md = s.metadata
+			}
+			v, status := metadataProperty(md, segs)
+			if status != statusOK {
+				st[0] = status
+				return
+			}
+			st[0] = uint64(vm.copyOut(ctx, v, u32(st[2]), u32(st[3])))
 			return
 		}
 		v, found := vm.property(strings.Trim(strings.ReplaceAll(path, "\x00", "."), "."))

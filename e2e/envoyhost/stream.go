@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // direction is one side of a stream as Envoy's filter manager sees it for
@@ -72,7 +74,8 @@ type Stream struct {
 
 	requestHeadersCopy Pairs // for request.* properties
 	started            time.Time
-	filterState        map[string][]byte // wasm.<key>, set by proxy_set_property
+	filterState        map[string][]byte           // wasm.<key>, set by proxy_set_property
+	metadata           map[string]*structpb.Struct // dynamic filter_metadata, by namespace
 
 	upstream     *upstreamRequest
 	upstreamOpen bool
@@ -144,9 +147,25 @@ func (s *Stream) lock() func() {
 
 // SendHeaders delivers the request headers (pseudo-headers included).
 func (s *Stream) SendHeaders(h Pairs, endOfStream bool) {
+	var jwt jwtVerdict
+	if ja := s.vm.host.cfg.JwtAuthn; ja != nil {
+		// Before the VM lock: it may fetch a JWKS.
+		jwt = ja.decode(s.vm.host, lowerKeys(h))
+	}
 	defer s.lock()()
 	if s.finished {
 		return
+	}
+	if s.vm.host.cfg.JwtAuthn != nil {
+		s.metadata = jwt.metadata
+		if r := jwt.reply; r != nil {
+			s.requestHeadersCopy = append(Pairs(nil), h...)
+			s.started = s.vm.host.now()
+			s.req.headers = lowerKeys(h)
+			s.localReply(r.status, []byte(r.body), Pairs{{"www-authenticate", r.wwwAuthenticate}}, r.details)
+			return
+		}
+		h = jwt.headers
 	}
 	s.requestHeadersCopy = append(Pairs(nil), h...)
 	s.started = s.vm.host.now()
@@ -564,6 +583,9 @@ type Request struct {
 	// (0: one chunk).
 	ChunkSize int
 	Trailers  Pairs
+	// Metadata is dynamic filter_metadata (by namespace) that a filter
+	// before the Wasm filter set, for hosts without JwtAuthn (benchmarks).
+	Metadata map[string]*structpb.Struct
 }
 
 // HeaderPairs are the request's headers with pseudo-headers first.
@@ -591,6 +613,11 @@ func (h *Host) Do(ctx context.Context, r *Request) (*Response, error) {
 // Send delivers a whole request on the stream: headers, the body in
 // chunks, then trailers; end of stream is on the last of them.
 func (s *Stream) Send(r *Request) {
+	if r.Metadata != nil {
+		s.vm.mu.Lock()
+		s.metadata = r.Metadata
+		s.vm.mu.Unlock()
+	}
 	noBody := len(r.Body) == 0
 	s.SendHeaders(r.HeaderPairs(), noBody && len(r.Trailers) == 0)
 	if !noBody {

@@ -17,6 +17,7 @@ import (
 	extensions "istio.io/api/extensions/v1alpha1"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	networking "istio.io/api/networking/v1alpha3"
+	security "istio.io/api/security/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/firmly/session-transfer-filter/internal/config"
@@ -30,11 +31,12 @@ import (
 
 // istioKinds maps apiVersion/kind to the spec's message.
 var istioKinds = map[string]func() proto.Message{
-	"extensions.istio.io/v1alpha1/WasmPlugin": func() proto.Message { return &extensions.WasmPlugin{} },
-	"networking.istio.io/v1/ServiceEntry":     func() proto.Message { return &networking.ServiceEntry{} },
-	"networking.istio.io/v1/DestinationRule":  func() proto.Message { return &networking.DestinationRule{} },
-	"networking.istio.io/v1/VirtualService":   func() proto.Message { return &networking.VirtualService{} },
-	"networking.istio.io/v1/Gateway":          func() proto.Message { return &networking.Gateway{} },
+	"extensions.istio.io/v1alpha1/WasmPlugin":    func() proto.Message { return &extensions.WasmPlugin{} },
+	"networking.istio.io/v1/ServiceEntry":        func() proto.Message { return &networking.ServiceEntry{} },
+	"networking.istio.io/v1/DestinationRule":     func() proto.Message { return &networking.DestinationRule{} },
+	"networking.istio.io/v1/VirtualService":      func() proto.Message { return &networking.VirtualService{} },
+	"networking.istio.io/v1/Gateway":             func() proto.Message { return &networking.Gateway{} },
+	"security.istio.io/v1/RequestAuthentication": func() proto.Message { return &security.RequestAuthentication{} },
 }
 
 // k8sObject is one YAML document of the kit.

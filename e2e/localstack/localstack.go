@@ -41,6 +41,9 @@ const localWorkers = 2
 type Options struct {
 	// RepoRoot holds envoy.yaml, e2e/dev and e2e/fixtures.
 	RepoRoot string
+	// EnvoyConfig is the Envoy configuration under RepoRoot (default
+	// envoy.yaml; envoy-delegated.yaml runs jwt_authn before the filter).
+	EnvoyConfig string
 	// Wasm is the compiled plugin (envoy.yaml's /etc/envoy/plugin.wasm).
 	Wasm []byte
 	// Ephemeral binds every server to 127.0.0.1:0 instead of envoy.yaml's
@@ -91,14 +94,17 @@ type Stack struct {
 
 // Start brings the stack up; Close takes it down.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	ec, err := envoyconfig.Load(filepath.Join(o.RepoRoot, "envoy.yaml"))
+	if o.EnvoyConfig == "" {
+		o.EnvoyConfig = "envoy.yaml"
+	}
+	ec, err := envoyconfig.Load(filepath.Join(o.RepoRoot, o.EnvoyConfig))
 	if err != nil {
 		return nil, err
 	}
 	w := ec.Wasm
 	pc, err := w.ParsePluginConfig()
 	if err != nil {
-		return nil, fmt.Errorf("localstack: envoy.yaml's plugin configuration: %w", err)
+		return nil, fmt.Errorf("localstack: %s's plugin configuration: %w", o.EnvoyConfig, err)
 	}
 	s := &Stack{Config: ec, Plugin: pc, opts: o}
 	defer func() {
@@ -135,6 +141,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	jwksCluster := ""
 	if rj := pc.Auth.RemoteJWKS; rj != nil {
 		jwksCluster = rj.Cluster
+	}
+	var jwtAuthn *envoyhost.JwtAuthn
+	if ec.JwtAuthn != nil {
+		// Delegated verification: jwt_authn fetches the issuer's keys.
+		if jwtAuthn, err = envoyhost.NewJwtAuthn(ec.JwtAuthn); err != nil {
+			return nil, err
+		}
+		for _, p := range ec.JwtAuthn.GetProviders() {
+			if c := p.GetRemoteJwks().GetHttpUri().GetCluster(); c != "" {
+				jwksCluster = c
+			}
+		}
+	}
+	if jwksCluster != "" {
 		if s.Issuer, err = refissuer.Load(filepath.Join(devDir, "device-token-key.jwk")); err != nil {
 			return nil, err
 		}
@@ -201,7 +221,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	var routes []envoyhost.Route
 	for _, r := range ec.Routes {
-		hr := envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond, CaseInsensitive: r.CaseInsensitive}
+		hr := envoyhost.Route{Prefix: r.Prefix, Regex: r.Regex, Cluster: r.Cluster, Timeout: time.Duration(r.TimeoutMs) * time.Millisecond, CaseInsensitive: r.CaseInsensitive,
+			JwtRequirement: r.JwtRequirement}
 		if f := r.WasmFilter; f != nil {
 			hr.Filter = envoyhost.RouteFilterEnabled
 			if f.Disabled {
@@ -230,6 +251,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		BufferLimit:    int(listenerBufferLimit(ec)),
 		FilterDisabled: w.Disabled, StatsTags: tags, AccessLog: accessLog, Clock: o.Clock,
 		Path: HostPath(ec.HCM), HeadersWithUnderscores: HostUnderscores(ec.HCM),
+		JwtAuthn: jwtAuthn,
 	})
 	if err != nil {
 		return nil, err
@@ -243,7 +265,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: admin: %w", err)
 	}
 	s.AdminURL = "http://" + addr
-	if jwksCluster != "" {
+	// Only the filter's own remote JWKS is waited for: with delegated
+	// verification jwt_authn fetches the keys when the first request needs them.
+	if pc.Auth.RemoteJWKS != nil {
 		if err := s.waitForKeys(ctx, localWorkers); err != nil {
 			return nil, err
 		}
@@ -400,8 +424,13 @@ func DevToken(repoRoot, deviceID string, ttl time.Duration) (string, error) {
 	return tok, err
 }
 
-// Curl is a ready-to-paste transfer of the fixture's demo session.
+// Curl is a ready-to-paste transfer of the fixture's demo session. With
+// jwt_authn in front the token carries the "Bearer " prefix its
+// from_headers value_prefix asks for.
 func (s *Stack) Curl(token string) string {
+	if s.Config.JwtAuthn != nil {
+		token = "Bearer " + token
+	}
 	return fmt.Sprintf(`curl -sS -X POST %s/api/v2/domains/staging.luma.gift/session/transfer \
   -H 'content-type: application/json' \
   -H 'x-firmly-authorization: %s' \

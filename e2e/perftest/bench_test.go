@@ -79,6 +79,7 @@ func perfScenarios() []perfScenario {
 			}
 			return transferRequest(cached)
 		}},
+		delegatedTransferScenario(),
 	}
 }
 
@@ -95,9 +96,15 @@ func handlerAnswer(status int, contentType, body string) http.Handler {
 
 // newPerfHost is the plugin in the host with every cluster in process.
 func newPerfHost(tb testing.TB) *envoyhost.Host {
+	return newPerfHostFor(tb, false)
+}
+
+// newPerfHostFor is newPerfHost with the harness's configuration, or with
+// its delegated twin (auth.verified_payload).
+func newPerfHostFor(tb testing.TB, delegated bool) *envoyhost.Host {
 	tb.Helper()
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})),
+		PluginConfig: []byte(perfPluginConfig(tb, delegated)),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Handler: handlerAnswer(200, "application/json", e2etest.LumaCart)},
 			"session_backend": {Handler: handlerAnswer(201, "application/json", backendAnswer)},
@@ -145,7 +152,7 @@ func perfRequests(b *testing.B, sc perfScenario, n int) []*envoyhost.Request {
 func BenchmarkModuleTime(b *testing.B) {
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
-			h := newPerfHost(b)
+			h := newPerfHostFor(b, sc.delegated())
 			perfDo(b, h, sc.next(b, 0), sc.status) // warm up
 			rs := perfRequests(b, sc, b.N)
 			h.MeasureModuleTime(false)
@@ -160,14 +167,21 @@ func BenchmarkModuleTime(b *testing.B) {
 }
 
 // nativeEngine is the same engine and configuration the plugin runs.
-func nativeEngine(tb testing.TB) *transfer.Engine {
-	cfg, err := config.Parse([]byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})), nil)
+func nativeEngine(tb testing.TB) *transfer.Engine { return nativeEngineFor(tb, false) }
+
+// nativeEngineFor is nativeEngine, or its delegated twin reading the
+// request's metadata.
+func nativeEngineFor(tb testing.TB, delegated bool) *transfer.Engine {
+	cfg, err := config.Parse([]byte(perfPluginConfig(tb, delegated)), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	e, err := transfer.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if delegated {
+		e.SetMetadataReader(nativeMetadataReader)
 	}
 	return e
 }
@@ -176,6 +190,7 @@ func nativeEngine(tb testing.TB) *transfer.Engine {
 // returns the status of the answer (200 for a pass-through, which the
 // upstream answers).
 func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
+	nativeMetadata = r.Metadata
 	now := time.Now()
 	t, step := e.Start(r.HeaderPairs(), now)
 	if step.Kind == transfer.AwaitBody {
@@ -200,9 +215,10 @@ func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
 
 // BenchmarkNative is the same scenarios in the same Go packages, natively.
 func BenchmarkNative(b *testing.B) {
-	e := nativeEngine(b)
+	engines := [2]*transfer.Engine{nativeEngineFor(b, false), nativeEngineFor(b, true)}
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
+			e := engines[b2i(sc.delegated())]
 			rs := perfRequests(b, sc, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -217,9 +233,10 @@ func BenchmarkNative(b *testing.B) {
 }
 
 func TestPerfScenariosAnswerAsExpected(t *testing.T) {
-	e := nativeEngine(t)
+	engines := [2]*transfer.Engine{nativeEngineFor(t, false), nativeEngineFor(t, true)}
 	for _, sc := range perfScenarios() {
 		t.Run(fmt.Sprintf("%s answers %d natively", sc.name, sc.status), func(t *testing.T) {
+			e := engines[b2i(sc.delegated())]
 			if got := nativeRun(e, sc.next(t, 1)); got != sc.status {
 				t.Errorf("got %d, want %d", got, sc.status)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
+	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
 // TestPerfTable prints the table of ./build.sh bench: the module's own µs
@@ -58,10 +59,11 @@ func TestPerfTable(t *testing.T) {
 	warm := func(i int) *envoyhost.Request { seq++; return scs[i].next(t, seq) }
 
 	native := make([][]float64, len(scs))
-	e := nativeEngine(t)
+	engines := [2]*transfer.Engine{nativeEngineFor(t, false), nativeEngineFor(t, true)}
 	for r := range rounds {
 		for i, sc := range scs {
 			var d time.Duration
+			e := engines[b2i(sc.delegated())]
 			for _, q := range reqs[i][r] {
 				start := time.Now()
 				got := nativeRun(e, q)
@@ -74,10 +76,12 @@ func TestPerfTable(t *testing.T) {
 		}
 	}
 
-	h := newPerfHost(t)
+	hosts := [2]*envoyhost.Host{newPerfHostFor(t, false), newPerfHostFor(t, true)}
+	h := hosts[0]
 	wz := make([][]float64, len(scs))
 	traces := make([][]string, len(scs))
 	for i, sc := range scs {
+		h := hosts[b2i(sc.delegated())]
 		h.MeasureModuleTime(true)
 		perfDo(t, h, warm(i), sc.status)
 		for _, tr := range h.TakeModuleTime().Trace {
@@ -87,9 +91,12 @@ func TestPerfTable(t *testing.T) {
 			perfDo(t, h, warm(i), sc.status)
 		}
 	}
-	h.MeasureModuleTime(false)
+	for _, h := range hosts {
+		h.MeasureModuleTime(false)
+	}
 	for r := range rounds {
 		for i, sc := range scs {
+			h := hosts[b2i(sc.delegated())]
 			h.TakeModuleTime()
 			for _, q := range reqs[i][r] {
 				perfDo(t, h, q, sc.status)
@@ -141,8 +148,9 @@ func best(v []float64) float64 {
 }
 
 type v8Request struct {
-	Headers envoyhost.Pairs `json:"headers"`
-	Body    string          `json:"body"`
+	Headers  envoyhost.Pairs `json:"headers"`
+	Body     string          `json:"body"`
+	Metadata map[string]any  `json:"metadata,omitempty"` // filter_metadata by namespace
 }
 
 type v8Answer struct {
@@ -151,7 +159,9 @@ type v8Answer struct {
 	Body    string          `json:"body"`
 }
 
-func v8Req(r *envoyhost.Request) v8Request { return v8Request{r.HeaderPairs(), string(r.Body)} }
+func v8Req(r *envoyhost.Request) v8Request {
+	return v8Request{r.HeaderPairs(), string(r.Body), metadataJSON(r.Metadata)}
+}
 
 // runV8 runs the scenarios in e2e/v8bench/host.mjs under node --no-liftoff
 // and returns per scenario the µs of each round; without node, nil and a
@@ -171,19 +181,20 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	type scenarioIn struct {
 		Name     string        `json:"name"`
+		Plugin   int           `json:"plugin"` // index into PluginConfigs
 		Status   int           `json:"status"`
 		Warmup   v8Request     `json:"warmup"`
 		Requests [][]v8Request `json:"requests"`
 	}
 	in := struct {
-		Wasm         string              `json:"wasm"`
-		PluginConfig string              `json:"pluginConfig"`
-		Clusters     map[string]v8Answer `json:"clusters"`
-		Route        string              `json:"route"`
-		Rounds       int                 `json:"rounds"`
-		Scenarios    []scenarioIn        `json:"scenarios"`
+		Wasm          string              `json:"wasm"`
+		PluginConfigs []string            `json:"pluginConfigs"`
+		Clusters      map[string]v8Answer `json:"clusters"`
+		Route         string              `json:"route"`
+		Rounds        int                 `json:"rounds"`
+		Scenarios     []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, PluginConfig: e2etest.PluginConfig(t, e2etest.StackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, PluginConfigs: []string{perfPluginConfig(t, false), perfPluginConfig(t, true)}, Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(e2etest.LumaCart))}}, e2etest.LumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
@@ -191,7 +202,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		},
 	}
 	for i, sc := range scs {
-		s := scenarioIn{Name: sc.name, Status: sc.status, Warmup: v8Req(warm(i))}
+		s := scenarioIn{Name: sc.name, Plugin: b2i(sc.delegated()), Status: sc.status, Warmup: v8Req(warm(i))}
 		for r := range rounds {
 			var rs []v8Request
 			for _, q := range reqs[i][r] {

@@ -5,8 +5,11 @@
 // usage: node --no-liftoff host.mjs input.json
 //
 // input.json (written by the Go driver, e2e/bench_test.go): the wasm path,
-// the plugin configuration, the answers of each cluster, and per scenario
-// the requests of every round. Module time of an export call is its wall
+// the plugin configurations (each runs in a VM of its own; a scenario names
+// its configuration by index), the answers of each cluster, and per scenario
+// the requests of every round. A request may carry dynamic metadata (what
+// a filter before this one, such as jwt_authn, set), served on
+// proxy_get_property metadata paths as Envoy serialises them. Module time of an export call is its wall
 // time minus the time spent in host functions; an allocation callback
 // nested in a hostcall (proxy_on_memory_allocate) counts as module time.
 // It prints one JSON object: per scenario the module µs per request of
@@ -21,7 +24,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const now = () => performance.now();
 
-const OK = 0, NOT_FOUND = 1, BAD_ARGUMENT = 2, UNIMPLEMENTED = 12;
+const OK = 0, NOT_FOUND = 1, BAD_ARGUMENT = 2, SERIALIZATION_FAILURE = 3, UNIMPLEMENTED = 12;
 
 // --- accounting --------------------------------------------------------------
 let hostMs = 0;   // host-function time inside the current export call
@@ -99,6 +102,18 @@ function decodePairs(b) {
   return out;
 }
 
+// serializeValue is Envoy's (context.cc): a string as its bytes, a number as
+// an 8-byte little-endian double, a bool as one byte, an object or list as
+// pairs (a list's values empty), null not at all.
+function serializeValue(v) {
+  if (typeof v === 'string') return enc.encode(v);
+  if (typeof v === 'number') { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v, true); return b; }
+  if (typeof v === 'boolean') return new Uint8Array([v ? 1 : 0]);
+  if (Array.isArray(v)) return encodePairs(v.map((x) => [dec.decode(serializeValue(x) || new Uint8Array(0)), '']));
+  if (v !== null && typeof v === 'object') return encodePairs(Object.entries(v).map(([k, x]) => [k, dec.decode(serializeValue(x) || new Uint8Array(0))]));
+  return null;
+}
+
 // --- the stream state the hostcalls act on ---------------------------------
 const rootID = 1;
 let nextID = 2;
@@ -110,7 +125,7 @@ let callouts = [];
 let nextToken = 1;
 const metrics = new Map();
 let nextMetric = 1;
-const pluginConfig = enc.encode(input.pluginConfig);
+let pluginConfig = null; // the configuration of the VM being configured
 const logs = [];
 
 const mapOf = (t) => {
@@ -211,7 +226,18 @@ const env = {
     w32(tokenPtr, token);
     return OK;
   },
-  proxy_get_property() { return NOT_FOUND; },
+  proxy_get_property(pp, pn, vp, vs) {
+    // Segments joined with NUL, walked as Envoy's Context::getProperty does.
+    const segs = readStr(pp, pn).split('\0');
+    if (segs[0] !== 'metadata' || segs[1] !== 'filter_metadata' || !stream || !stream.metadata) return NOT_FOUND;
+    let v = stream.metadata;
+    for (const seg of segs.slice(2)) {
+      if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return NOT_FOUND;
+      v = v[seg];
+    }
+    const leaf = serializeValue(v);
+    return leaf === null ? SERIALIZATION_FAILURE : copyOut(leaf, vp, vs);
+  },
   proxy_set_property() { return OK; },
   proxy_get_shared_data() { return NOT_FOUND; },
   proxy_set_shared_data() { return OK; },
@@ -225,29 +251,35 @@ const env = {
   proxy_get_metric(id, p) { view().setBigUint64(p, 0n, true); return OK; },
 };
 
-// --- instantiate -------------------------------------------------------------
+// --- instantiate: one VM per plugin configuration ---------------------------
 const wasm = readFileSync(input.wasm);
 const module = await WebAssembly.compile(wasm);
-const wasi = new WASI({ version: 'preview1', args: [], env: {}, returnOnExit: true });
-const wasiImport = {};
-for (const [k, f] of Object.entries(wasi.wasiImport)) wasiImport[k] = wrapHost(f.bind(wasi.wasiImport));
 const envImport = {};
 for (const imp of WebAssembly.Module.imports(module)) {
   if (imp.module !== 'env' || imp.kind !== 'function') continue;
   const f = env[imp.name] || (() => UNIMPLEMENTED);
   envImport[imp.name] = wrapHost(f);
 }
-instance = await WebAssembly.instantiate(module, { env: envImport, wasi_snapshot_preview1: wasiImport });
-exp = instance.exports;
-mem = exp.memory;
-wasi.initialize(instance);
-
-callExport('proxy_on_context_create', rootID, 0);
-if (!callExport('proxy_on_vm_start', rootID, 0)[0]) throw new Error('proxy_on_vm_start returned false');
-configuring = true;
-const [configured] = callExport('proxy_on_configure', rootID, pluginConfig.length);
-configuring = false;
-if (!configured) throw new Error('proxy_on_configure returned false: ' + logs.join('; '));
+const vms = [];
+for (const cfg of input.pluginConfigs) {
+  const wasi = new WASI({ version: 'preview1', args: [], env: {}, returnOnExit: true });
+  const wasiImport = {};
+  for (const [k, f] of Object.entries(wasi.wasiImport)) wasiImport[k] = wrapHost(f.bind(wasi.wasiImport));
+  instance = await WebAssembly.instantiate(module, { env: envImport, wasi_snapshot_preview1: wasiImport });
+  exp = instance.exports;
+  mem = exp.memory;
+  wasi.initialize(instance);
+  callExport('proxy_on_context_create', rootID, 0);
+  if (!callExport('proxy_on_vm_start', rootID, 0)[0]) throw new Error('proxy_on_vm_start returned false');
+  pluginConfig = enc.encode(cfg);
+  configuring = true;
+  const [configured] = callExport('proxy_on_configure', rootID, pluginConfig.length);
+  configuring = false;
+  if (!configured) throw new Error('proxy_on_configure returned false: ' + logs.join('; '));
+  vms.push({ exp, mem });
+}
+// useVM makes VM i the one the hostcalls and exports act on.
+function useVM(i) { ({ exp, mem } = vms[i]); }
 
 // --- one request, in the order Envoy (and e2e/envoyhost) calls back --------
 function encodeResponse(status, headers, body, ms, local) {
@@ -270,7 +302,7 @@ function encodeResponse(status, headers, body, ms, local) {
 function runRequest(r) {
   const id = nextID++;
   const body = enc.encode(r.body || '');
-  stream = { id, reqHeaders: r.headers.map(([k, v]) => [k.toLowerCase(), v]), reqBody: body, resHeaders: [], resBody: new Uint8Array(0), local: null, bodyVisible: null };
+  stream = { id, metadata: r.metadata || null, reqHeaders: r.headers.map(([k, v]) => [k.toLowerCase(), v]), reqBody: body, resHeaders: [], resBody: new Uint8Array(0), local: null, bodyVisible: null };
   let ms = 0, status = 0, paused = false;
   const call = (name, ...args) => { effective = id; const [res, m] = callExport(name, id, ...args); ms += m; return res; };
   call('proxy_on_context_create', rootID);
@@ -310,6 +342,7 @@ function runRequest(r) {
 // --- rounds ------------------------------------------------------------------
 const out = { scenarios: {} };
 for (const sc of input.scenarios) {
+  useVM(sc.plugin);
   trace = [];
   const [st] = runRequest(sc.warmup);
   out.scenarios[sc.name] = { exports: trace, rounds: [] };
@@ -319,6 +352,7 @@ for (const sc of input.scenarios) {
 }
 for (let round = 0; round < input.rounds; round++) {
   for (const sc of input.scenarios) {
+    useVM(sc.plugin);
     const reqs = sc.requests[round];
     let total = 0;
     for (const r of reqs) {
@@ -329,5 +363,5 @@ for (let round = 0; round < input.rounds; round++) {
     out.scenarios[sc.name].rounds.push(total * 1000 / reqs.length);
   }
 }
-out.memoryBytes = mem.buffer.byteLength;
+out.memoryBytes = vms[0].mem.buffer.byteLength;
 process.stdout.write(JSON.stringify(out) + '\n');

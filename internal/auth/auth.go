@@ -33,6 +33,9 @@ type Options struct {
 	MaxTokenBytes int  // 0 means the default 8192
 	CacheEntries  int  // 0 disables the cache
 	RemoteJWKS    bool // remote keys will come later: starting with no key at all is allowed
+	// Delegated: a filter before this one verifies tokens (VerifyPayload);
+	// no key is needed, and exp is checked only when present (SPEC §2.2c).
+	Delegated bool
 }
 
 // Verifier checks device tokens. It keeps a cache and a remote key set, and
@@ -50,7 +53,7 @@ type Verifier struct {
 type Claims struct {
 	DeviceID string
 	AppID    string // "" when the token has none
-	Kid      string // the token's kid header, "" when it has none
+	Kid      string // the token's kid header, "" when it has none; DelegatedKid for a payload a filter before this one verified
 }
 
 // Error says why a token was refused; its text is safe to show the client
@@ -63,6 +66,9 @@ type Error struct {
 	// UnknownKid: a well-formed RS256/ES256 token names a kid that the
 	// loaded remote set lacks; a refetch may bring it (SPEC §2.2b).
 	UnknownKid bool
+	// NoPayload: in delegated mode, no verified payload at all (no token,
+	// or one the filter before this one let through unverified).
+	NoPayload bool
 }
 
 func (e *Error) Error() string { return e.Reason }
@@ -95,7 +101,7 @@ func New(o Options) (*Verifier, error) {
 	if o.HS256Secret != nil {
 		v.hs256 = newHS256Key(o.HS256Secret)
 	}
-	if !v.HasKeys() && !o.RemoteJWKS {
+	if !v.HasKeys() && !o.RemoteJWKS && !o.Delegated {
 		return nil, errors.New("auth: no verification key: give auth.jwks keys, auth.remote_jwks or auth.hs256_secret")
 	}
 	return v, nil
@@ -216,9 +222,9 @@ func (v *Verifier) verifySignature(t *token) *Error {
 func (v *Verifier) checkClaims(c *tokenClaims, now time.Time) (*Claims, *Error) {
 	leeway := v.opts.Leeway
 	switch {
-	case !c.exp.present:
+	case !c.exp.present && !v.opts.Delegated:
 		return nil, refuse("missing exp claim")
-	case now.After(c.exp.time().Add(leeway)):
+	case c.exp.present && now.After(c.exp.time().Add(leeway)):
 		return nil, refuse("token expired")
 	case c.nbf.present && c.nbf.time().After(now.Add(leeway)):
 		return nil, refuse("token not valid yet")

@@ -43,7 +43,24 @@ type Auth struct {
 	TokenCacheEntries int
 	// RemoteJWKS is auth.remote_jwks; nil when not configured.
 	RemoteJWKS *RemoteJWKS
+	// VerifiedPayload is auth.verified_payload (SPEC §2.2c); nil when the
+	// filter verifies tokens itself.
+	VerifiedPayload *VerifiedPayload
 }
+
+// VerifiedPayload says where a filter before this one (Envoy's jwt_authn,
+// Istio's RequestAuthentication) left the claims it verified: dynamic
+// metadata <Namespace>.<Key>. FailedStatusKey, when set, is jwt_authn's
+// failed_status_in_metadata key in the same namespace, so a refusal can name
+// jwt_authn's reason.
+type VerifiedPayload struct {
+	Namespace       string
+	Key             string
+	FailedStatusKey string
+}
+
+// DefaultPayloadNamespace is the dynamic-metadata namespace jwt_authn writes.
+const DefaultPayloadNamespace = "envoy.filters.http.jwt_authn"
 
 // RemoteJWKS is where the device-token keys are fetched from (SPEC §2.2b).
 type RemoteJWKS struct {
@@ -279,7 +296,7 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 	c.Auth.MaxTokenBytes = 8192
 	c.Auth.TokenCacheEntries = 1024
 	if !p.object(v, "auth", []string{"jwks", "hs256_secret", "hs256_secret_env", "leeway_seconds", "issuer", "audience", "allowed_app_ids",
-		"max_token_bytes", "token_cache_entries", "remote_jwks"}) {
+		"max_token_bytes", "token_cache_entries", "remote_jwks", "verified_payload"}) {
 		return
 	}
 	if jwks := v.Get("jwks"); jwks.Exists() {
@@ -330,11 +347,63 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 		}
 		c.Auth.RemoteJWKS = r
 	}
+	p.verifiedPayload(v, c)
+}
+
+// verifiedPayload reads auth.verified_payload. In that mode the filter
+// verifies nothing itself, so any key material or token-cache setting
+// beside it would be a promise the filter does not keep: refused.
+func (p *parser) verifiedPayload(auth gjson.Result, c *Config) {
+	v := auth.Get("verified_payload")
+	if !p.object(v, "auth.verified_payload", []string{"namespace", "key", "failed_status_key"}) {
+		return
+	}
+	vp := &VerifiedPayload{
+		Namespace:       p.nonEmpty(v.Get("namespace"), "auth.verified_payload.namespace", DefaultPayloadNamespace),
+		Key:             p.str(v.Get("key"), "auth.verified_payload.key", ""),
+		FailedStatusKey: p.nonEmpty(v.Get("failed_status_key"), "auth.verified_payload.failed_status_key", ""),
+	}
+	if vp.Key == "" {
+		p.fail("auth.verified_payload.key", "required (jwt_authn's payload_in_metadata; Istio uses \"payload\")")
+	}
+	for _, f := range [...]struct{ key, val string }{
+		{"auth.verified_payload.namespace", vp.Namespace}, {"auth.verified_payload.key", vp.Key},
+		{"auth.verified_payload.failed_status_key", vp.FailedStatusKey},
+	} {
+		if f.val != "" && !metadataName(f.val, 256) {
+			p.fail(f.key, "must be 1 to 256 bytes of visible ASCII")
+		}
+	}
+	for _, k := range [...]string{"jwks", "hs256_secret", "hs256_secret_env", "remote_jwks", "token_cache_entries"} {
+		if !auth.Get(k).Exists() {
+			continue
+		}
+		if k == "jwks" && !auth.Get("jwks.keys.0").Exists() {
+			continue // an empty key set promises nothing
+		}
+		p.fail("auth."+k, "cannot be used with auth.verified_payload: the filter before this one verifies the token")
+	}
+	c.Auth.VerifiedPayload = vp
+}
+
+func metadataName(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // needKey refuses a configuration that could never verify a token; last,
 // so an error in a key the operator did write is named first.
 func (p *parser) needKey(c *Config) {
+	if c.Auth.VerifiedPayload != nil {
+		return
+	}
 	if c.Auth.RemoteJWKS == nil && c.Auth.HS256Secret == nil && !gjson.GetBytes(c.Auth.JWKS, "keys.0").Exists() {
 		p.fail("auth.jwks", "no verification key: give auth.jwks keys, auth.remote_jwks or auth.hs256_secret")
 	}

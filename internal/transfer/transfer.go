@@ -28,6 +28,7 @@ import (
 type Engine struct {
 	cfg      *config.Config
 	verifier *auth.Verifier
+	metadata MetadataReader // auth.verified_payload only
 }
 
 // New prepares an engine; an error names the configuration key at fault.
@@ -37,7 +38,7 @@ func New(cfg *config.Config) (*Engine, error) {
 		Leeway: time.Duration(cfg.Auth.LeewaySeconds) * time.Second,
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, AllowedAppIDs: cfg.Auth.AllowedAppIDs,
 		MaxTokenBytes: cfg.Auth.MaxTokenBytes, CacheEntries: cfg.Auth.TokenCacheEntries,
-		RemoteJWKS: cfg.Auth.RemoteJWKS != nil,
+		RemoteJWKS: cfg.Auth.RemoteJWKS != nil, Delegated: cfg.Auth.VerifiedPayload != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -201,6 +202,9 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	// Every value, not the first: the single-value hostcall would let a
 	// second header slip by.
 	authz := values(h, "x-firmly-authorization")
+	if e.cfg.Auth.VerifiedPayload != nil {
+		return e.startDelegated(h, route, authz, now)
+	}
 	switch {
 	case len(authz) == 0 || strings.Trim(authz[0], " \t") == "":
 		return nil, replyAuthMissing
@@ -261,6 +265,9 @@ func tooLarge(max int) *apierror.Error {
 
 // Domain is the normalised domain of the transfer.
 func (t *Transfer) Domain() string { return t.domain }
+
+// Claims are the authenticated caller's claims.
+func (t *Transfer) Claims() *auth.Claims { return t.claims }
 
 // SessionKey is the key, once the body was accepted.
 func (t *Transfer) SessionKey() string { return t.key }

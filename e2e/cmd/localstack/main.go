@@ -26,6 +26,9 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/realenvoy"
 )
 
+// authConfigs are the Envoy configurations for each -auth mode.
+var authConfigs = map[string]string{"filter": "envoy.yaml", "delegated": "envoy-delegated.yaml"}
+
 // emulated are the Envoy versions whose WASI the host emulates.
 var emulated = map[string]envoyhost.EnvoyVersion{"1.33": envoyhost.Envoy133, "1.39": envoyhost.Envoy139}
 
@@ -36,9 +39,16 @@ func main() {
 	quiet := flag.Bool("quiet", false, "do not print the plugin's log lines")
 	reset := flag.Bool("reset", false, "delete the session store (the -data folder) before starting")
 	proxy := flag.String("proxy", "host", "host (the Envoy-faithful host) or envoy (the real Envoy that ./build.sh envoy installs; -envoy picks its era or version)")
+	authMode := flag.String("auth", "filter", "who verifies the device token: filter (the wasm filter, envoy.yaml) or delegated (Envoy's jwt_authn before it, envoy-delegated.yaml)")
 	flag.Parse()
 	if *proxy != "host" && *proxy != "envoy" {
 		fmt.Fprintf(os.Stderr, "localstack: -proxy %q: pass -proxy host or -proxy envoy\n", *proxy)
+		os.Exit(2)
+	}
+
+	envoyConfig, ok := authConfigs[*authMode]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "localstack: -auth %q: pass -auth filter (envoy.yaml) or -auth delegated (envoy-delegated.yaml)\n", *authMode)
 		os.Exit(2)
 	}
 
@@ -86,7 +96,7 @@ func main() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, EnvoyConfig: envoyConfig, Wasm: wasm, DataDir: *dataDir, Envoy: version, Logger: logger, AccessLog: os.Stdout})
 	cancel()
 	if err != nil {
 		fatalf("%v", explain(err))
@@ -102,7 +112,11 @@ func main() {
 	if st.Issuer != nil {
 		issuer = fmt.Sprintf("  device-token issuer      %s   (JWKS at /.well-known/jwks.json; POST /_admin/rotate, POST /_admin/tokens)\n", st.IssuerURL)
 	}
-	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from envoy.yaml
+	verifier := "the filter verifies device tokens"
+	if st.Config.JwtAuthn != nil {
+		verifier = "jwt_authn verifies device tokens before the filter"
+	}
+	fmt.Printf(`Session Transfer filter running locally (emulating %s), configured from %s (%s)
   proxy (Envoy listener)   %s
   Envoy admin              %s   (/ready, /stats, /stats/prometheus)
   reference merchant       %s   (admin API under /_admin/)
@@ -115,7 +129,7 @@ A transfer that succeeds (token valid for one hour, signed with the development 
 The merchant's stock lives in memory and resets when this stack restarts; the session store
 persists in %s (./build.sh run -reset, or ./build.sh reset, empties it).
 Press Ctrl-C to stop.
-`, version, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token), *dataDir)
+`, version, envoyConfig, verifier, st.ProxyURL, st.AdminURL, st.MerchantURL, st.BackendURL, issuer, st.Curl(token), *dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
