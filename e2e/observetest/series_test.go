@@ -59,7 +59,7 @@ func startSeriesProm(merchants []string) []string {
 	}
 	out = append(out, `session_transfer_duration_ms_count{merchant="none"}`)
 	for _, c := range append(append([]string(nil), metrics.VMCounters...), metrics.Gauges...) {
-		out = append(out, strings.ReplaceAll(c, ".", "_"))
+		out = append(out, strings.ReplaceAll(c, ".", "_")+"{}") // Envoy writes an untagged series with {}
 	}
 	return out
 }
