@@ -73,45 +73,82 @@ func TestPerfTable(t *testing.T) {
 		}
 	}
 
-	h := newPerfHost(t)
-	wz := make([][]float64, len(scs))
-	traces := make([][]string, len(scs))
-	for i, sc := range scs {
-		h.MeasureModuleTime(true)
-		perfDo(t, h, warm(i), sc.status)
-		for _, tr := range h.TakeModuleTime().Trace {
-			traces[i] = append(traces[i], tr.Export)
+	// The module, and with PERF_BASE_WASM the base module to compare it
+	// with: both run every round, alternating which goes first, so before
+	// and after come from the same run under the same load.
+	mods := [][]byte{pluginWasm(t)}
+	if base := os.Getenv("PERF_BASE_WASM"); base != "" {
+		b, err := os.ReadFile(base)
+		if err != nil {
+			t.Fatalf("PERF_BASE_WASM: %v", err)
 		}
-		for range 3 {
-			perfDo(t, h, warm(i), sc.status)
-		}
+		mods = append(mods, b)
 	}
-	h.MeasureModuleTime(false)
+	hosts := make([]*envoyhost.Host, len(mods))
+	wz := make([][][]float64, len(mods))
+	traces := make([][][]string, len(mods))
+	for m, mod := range mods {
+		hosts[m] = newPerfHostWasm(t, mod)
+		wz[m] = make([][]float64, len(scs))
+		traces[m] = make([][]string, len(scs))
+		h := hosts[m]
+		for i, sc := range scs {
+			h.MeasureModuleTime(true)
+			perfDo(t, h, warm(i), sc.status)
+			for _, tr := range h.TakeModuleTime().Trace {
+				traces[m][i] = append(traces[m][i], tr.Export)
+			}
+			for range 3 {
+				perfDo(t, h, warm(i), sc.status)
+			}
+		}
+		h.MeasureModuleTime(false)
+	}
 	for r := range rounds {
 		for i, sc := range scs {
-			h.TakeModuleTime()
-			for _, q := range reqs[i][r] {
-				perfDo(t, h, q, sc.status)
+			for k := range mods {
+				m := k
+				if r%2 == 1 {
+					m = len(mods) - 1 - k
+				}
+				h := hosts[m]
+				h.TakeModuleTime()
+				for _, q := range reqs[i][r] {
+					perfDo(t, h, q, sc.status)
+				}
+				wz[m][i] = append(wz[m][i], float64(h.TakeModuleTime().Module().Nanoseconds())/1e3/float64(len(reqs[i][r])))
 			}
-			wz[i] = append(wz[i], float64(h.TakeModuleTime().Module().Nanoseconds())/1e3/float64(len(reqs[i][r])))
 		}
 	}
 
-	v8, v8note := runV8(t, scs, reqs, rounds, warm, traces)
+	v8, v8note := runV8(t, scs, reqs, rounds, warm, traces, len(mods) > 1)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "module µs per request, best of %d interleaved rounds (%s)\n\n", rounds, time.Now().UTC().Format("2006-01-02"))
 	b.WriteString("| scenario | native | wazero | V8 | wazero/native | V8/native |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for i, sc := range scs {
-		n, w := best(native[i]), best(wz[i])
+		n, w := best(native[i]), best(wz[0][i])
 		v8s, v8r := v8note, "–"
 		if v8 != nil {
-			v := best(v8[i])
+			v := best(v8[0][i])
 			v8s, v8r = us(v), fmt.Sprintf("%.1f×", v/n)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f× | %s |\n", sc.name, us(n), us(w), v8s, w/n, v8r)
 	}
-	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(h.Worker(0).MemoryPages())/16)
+	if len(mods) > 1 {
+		fmt.Fprintf(&b, "\nbase module (PERF_BASE_WASM) and this one, interleaved in the same rounds\n\n")
+		b.WriteString("| scenario | wazero base | wazero | ratio | V8 base | V8 | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for i, sc := range scs {
+			wb, w := best(wz[1][i]), best(wz[0][i])
+			v8b, v8n, v8r := v8note, v8note, "–"
+			if v8 != nil {
+				vb, v := best(v8[1][i]), best(v8[0][i])
+				v8b, v8n, v8r = us(vb), us(v), fmt.Sprintf("%.2f×", v/vb)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.2f× | %s | %s | %s |\n", sc.name, us(wb), us(w), w/wb, v8b, v8n, v8r)
+		}
+	}
+	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(hosts[0].Worker(0).MemoryPages())/16)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		// Other load inflates every figure; say how much there was.
 		fmt.Fprintf(&b, "; load average %s", strings.Join(strings.Fields(string(la))[:3], " "))
@@ -153,10 +190,13 @@ type v8Answer struct {
 func v8Req(r *envoyhost.Request) v8Request { return v8Request{r.HeaderPairs(), string(r.Body)} }
 
 // runV8 runs the scenarios in e2e/v8bench/host.mjs under node --no-liftoff
-// and returns per scenario the µs of each round; without node, nil and a
-// note for the table. The export calls of each scenario's first request
-// must be the ones the wazero host made, or the comparison is not fair.
-func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][]string) ([][]float64, string) {
+// and returns per module (the module, then the base with withBase) and
+// scenario the µs of each round; without node, nil and a note for the
+// table. The export calls of each scenario's first request must be the ones
+// the wazero host made with the same module, or the comparison is not
+// fair. PERF_NODE_FLAGS adds node flags (e.g. --cpu-prof --cpu-prof-dir=DIR
+// for a profile of the run).
+func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][][]string, withBase bool) ([][][]float64, string) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, "no node"
@@ -176,13 +216,14 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	in := struct {
 		Wasm         string              `json:"wasm"`
+		BaseWasm     string              `json:"baseWasm,omitempty"`
 		PluginConfig string              `json:"pluginConfig"`
 		Clusters     map[string]v8Answer `json:"clusters"`
 		Route        string              `json:"route"`
 		Rounds       int                 `json:"rounds"`
 		Scenarios    []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(lumaCart))}}, lumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
@@ -208,28 +249,37 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	if err := os.WriteFile(inPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, "--no-liftoff", filepath.Join("v8bench", "host.mjs"), inPath)
+	args := append([]string{"--no-liftoff"}, strings.Fields(os.Getenv("PERF_NODE_FLAGS"))...)
+	cmd := exec.Command(node, append(args, filepath.Join("v8bench", "host.mjs"), inPath)...)
 	cmd.Stderr = os.Stderr
 	outb, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("node: %v", err)
 	}
 	var out struct {
-		Scenarios map[string]struct {
-			Exports []string  `json:"exports"`
-			Rounds  []float64 `json:"rounds"`
-		} `json:"scenarios"`
+		Modules []struct {
+			Scenarios map[string]struct {
+				Exports []string  `json:"exports"`
+				Rounds  []float64 `json:"rounds"`
+			} `json:"scenarios"`
+		} `json:"modules"`
 	}
 	if err := json.Unmarshal(outb, &out); err != nil {
 		t.Fatalf("node output %q: %v", outb, err)
 	}
-	res := make([][]float64, len(scs))
-	for i, sc := range scs {
-		got := out.Scenarios[sc.name]
-		if !slices.Equal(got.Exports, traces[i]) {
-			t.Errorf("%s: V8 host called %v, wazero host %v", sc.name, got.Exports, traces[i])
+	if len(out.Modules) != len(traces) {
+		t.Fatalf("node measured %d modules, want %d", len(out.Modules), len(traces))
+	}
+	res := make([][][]float64, len(traces))
+	for m := range traces {
+		res[m] = make([][]float64, len(scs))
+		for i, sc := range scs {
+			got := out.Modules[m].Scenarios[sc.name]
+			if !slices.Equal(got.Exports, traces[m][i]) {
+				t.Errorf("%s (module %d): V8 host called %v, wazero host %v", sc.name, m, got.Exports, traces[m][i])
+			}
+			res[m][i] = got.Rounds
 		}
-		res[i] = got.Rounds
 	}
 	return res, ""
 }
