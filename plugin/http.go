@@ -154,7 +154,7 @@ func (c *httpContext) run(step transfer.Step) types.Action {
 			return types.ActionPause
 		}
 		co := step.Callout
-		if _, err := proxywasm.DispatchHttpCall(co.Cluster, co.Headers, co.Body, nil, co.TimeoutMs, c.onCalloutAnswer); err != nil {
+		if _, err := bridge.DispatchHttpCall(co.Cluster, co.Headers, co.Body, nil, co.TimeoutMs, c.onCalloutAnswer); err != nil {
 			logf(levelError, "session-transfer: dispatch to cluster %q: %v", co.Cluster, err)
 			return c.run(c.t.DispatchFailed(err))
 		}

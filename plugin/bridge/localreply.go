@@ -24,7 +24,7 @@ func SendHttpResponse(status uint32, details string, headers [][2]string, body [
 	if len(body) > 0 {
 		bp = &body[0]
 	}
-	return statusError(proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
+	return statusError("proxy_send_local_response", proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
 }
 
 // serializeMap is proxy-wasm's header-map encoding: the pair count, then
@@ -49,7 +49,7 @@ func serializeMap(ms [][2]string) []byte {
 }
 
 // statusError maps a proxy-wasm status to the SDK's errors.
-func statusError(st uint32) error {
+func statusError(call string, st uint32) error {
 	switch st {
 	case 0:
 		return nil
@@ -66,5 +66,5 @@ func statusError(st uint32) error {
 	case 12:
 		return types.ErrorUnimplemented
 	}
-	return fmt.Errorf("proxy_send_local_response: status %d", st)
+	return fmt.Errorf("%s: status %d", call, st)
 }
