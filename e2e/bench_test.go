@@ -11,6 +11,7 @@ import (
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
@@ -182,7 +183,7 @@ func nativeEngine(tb testing.TB) *transfer.Engine {
 // upstream answers).
 func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
 	now := time.Now()
-	t, step := e.Start(r.HeaderPairs(), now)
+	t, step := e.Start(headermap.Pairs(r.HeaderPairs()), now)
 	if step.Kind == transfer.AwaitBody {
 		step = t.OnBody(r.Body)
 	}

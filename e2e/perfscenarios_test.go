@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/internal/auth"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 )
 
 // The bench measures what it names: every request of "transfer RS256,
@@ -24,9 +25,9 @@ func TestPerfScenariosCacheAsNamed(t *testing.T) {
 		}
 		seen++
 		sc.next(t, 0) // the cached row signs its one token here
-		e.Start(sc.next(t, 1).HeaderPairs(), time.Now())
+		e.Start(headermap.Pairs(sc.next(t, 1).HeaderPairs()), time.Now())
 		for i := 2; i < 6; i++ {
-			if _, step := e.Start(sc.next(t, i).HeaderPairs(), time.Now()); step.TokenCache != outcome {
+			if _, step := e.Start(headermap.Pairs(sc.next(t, i).HeaderPairs()), time.Now()); step.TokenCache != outcome {
 				t.Errorf("%s, request %d: token cache %v, want %v", sc.name, i, step.TokenCache, outcome)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
@@ -62,7 +63,7 @@ func TestThousandInterleavedStreamsEachGetTheirOwnContext(t *testing.T) {
 func nativeCartID(t *testing.T, e *transfer.Engine, r *envoyhost.Request) string {
 	t.Helper()
 	now := time.Now()
-	tr, step := e.Start(r.HeaderPairs(), now)
+	tr, step := e.Start(headermap.Pairs(r.HeaderPairs()), now)
 	if step.Kind == transfer.AwaitBody {
 		step = tr.OnBody(r.Body)
 	}

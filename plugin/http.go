@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/firmly/session-transfer-filter/internal/auth"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
@@ -41,7 +42,7 @@ var now = time.Now
 
 // headersHook is nil in every normal build; the e2e_panic build tag sets
 // it to inject a panic, so tests can prove recovery inside the wasm VM.
-var headersHook func(headers [][2]string)
+var headersHook func(headers headermap.Headers)
 
 // OnHttpRequestHeaders implements types.HttpContext.
 func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
@@ -57,18 +58,17 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		return types.ActionContinue
 	}
 	c.start, c.requestID = now(), "-"
-	// Every header pair: the single-value hostcall returns only the first
-	// of repeated headers.
-	h, err := proxywasm.GetHttpRequestHeaders()
+	// The whole map, serialised as the host hands it over: the single-value
+	// hostcall returns only the first of repeated headers, and the engine
+	// reads the few names it decides on in place, decoding nothing else.
+	raw, err := bridge.GetHttpRequestHeaderMap()
 	if err != nil {
 		logf(levelError, "session-transfer: reading request headers: %v", err)
 		return c.reply(transfer.Internal())
 	}
-	for _, kv := range h {
-		if kv[0] == "x-request-id" {
-			c.requestID = metrics.Sanitise(kv[1], 128)
-			break
-		}
+	h := headermap.Map(raw)
+	if id, n := h.Get("x-request-id"); n > 0 {
+		c.requestID = metrics.Sanitise(id, 128)
 	}
 	if headersHook != nil {
 		headersHook(h)

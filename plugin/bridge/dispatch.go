@@ -5,6 +5,8 @@ package bridge
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 )
 
 // SetVMContext is proxywasm.SetVMContext for the bridge's dispatch: the
@@ -30,8 +32,8 @@ var pending []callout
 // the answer is delivered to cb on the context that dispatched it, made
 // the effective context first, unless that context is gone by then.
 func DispatchHttpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string, timeoutMs uint32, cb func(numHeaders, bodySize, numTrailers int)) (uint32, error) {
-	h := serializeMap(headers)
-	t := serializeMap(trailers)
+	h := headermap.Serialize(headers)
+	t := headermap.Serialize(trailers)
 	c := []byte(cluster)
 	var cp, bp *byte
 	if len(c) > 0 {
