@@ -28,6 +28,7 @@ import (
 type Engine struct {
 	cfg      *config.Config
 	verifier *auth.Verifier
+	keyer    *sessionkey.Keyer
 }
 
 // New prepares an engine; an error names the configuration key at fault.
@@ -42,7 +43,7 @@ func New(cfg *config.Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, verifier: v}, nil
+	return &Engine{cfg: cfg, verifier: v, keyer: sessionkey.NewKeyer(cfg.SessionKey)}, nil
 }
 
 // Verifier is the token verifier, for the remote-JWKS fetcher to hand it
@@ -264,7 +265,7 @@ func (t *Transfer) OnBody(body []byte) Step {
 	if err != nil {
 		return t.fail(err)
 	}
-	t.key = sessionkey.Compute(cfg.SessionKey, sessionkey.Input{
+	t.key = t.e.keyer.Key(sessionkey.Input{
 		Domain: t.domain, ObjectHandle: req.ObjectHandle, Handle: req.Handle, Token: req.Token, Cookies: req.Cookies,
 	})
 	m := t.merchant
