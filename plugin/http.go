@@ -218,7 +218,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	c.replied = true
 	r := step.Reply
 	outcome := r.Outcome()
-	if err := bridge.SendHttpResponse(uint32(r.Status), c.stats.details(outcome), r.Headers, r.Body, -1); err != nil {
+	if err := bridge.SendHttpResponse(uint32(r.Status), c.stats.details(outcome), r.HeaderMap(), r.Body, -1); err != nil {
 		logf(levelError, "session-transfer: sending the response: %v", err)
 	}
 	merchant := metrics.NoMerchant

@@ -84,3 +84,27 @@ func Serialize(pairs [][2]string) Map {
 	}
 	return out
 }
+
+// Pairs decodes the whole map (for hosts and tests; the filter's hot paths
+// use Get).
+func (m Map) Pairs() [][2]string {
+	if len(m) < 4 {
+		return nil
+	}
+	n := int(binary.LittleEndian.Uint32(m))
+	if n > (len(m)-4)/8 {
+		n = (len(m) - 4) / 8
+	}
+	out := make([][2]string, 0, n)
+	data := 4 + 8*n
+	for i := range n {
+		kl := int(binary.LittleEndian.Uint32(m[4+8*i:]))
+		vl := int(binary.LittleEndian.Uint32(m[8+8*i:]))
+		if kl > len(m) || vl > len(m) || data+kl+vl+2 > len(m) {
+			break
+		}
+		out = append(out, [2]string{string(m[data : data+kl]), string(m[data+kl+1 : data+kl+1+vl])})
+		data += kl + vl + 2
+	}
+	return out
+}

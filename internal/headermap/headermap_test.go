@@ -2,6 +2,7 @@ package headermap
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 )
 
@@ -87,6 +88,14 @@ func FuzzGet(f *testing.F) {
 		pv, pn := Pairs(pairs).Get(name)
 		if v != pv || n != pn {
 			t.Fatalf("Map %q, %d; Pairs %q, %d", v, n, pv, pn)
+		}
+		if got := Serialize(pairs).Pairs(); !slices.Equal(got, pairs) {
+			t.Fatalf("Serialize then Pairs: %q, want %q", got, pairs)
+		}
+		for _, kv := range Map(raw).Pairs() {
+			if v, n := Map(raw).Get(kv[0]); n == 0 || (v != kv[1] && n == 1) {
+				t.Fatalf("Pairs has %q, Get says %q, %d", kv, v, n)
+			}
 		}
 	})
 }

@@ -99,6 +99,18 @@ type Response struct {
 	Body    []byte
 	// Error is the catalogue entry when the reply is an error.
 	Error *apierror.Error
+
+	headerMap headermap.Map // Headers serialised, when built once in advance
+}
+
+// HeaderMap is Headers in proxy-wasm's serialised form, as
+// proxy_send_local_response takes them; an error's are serialised once
+// for every reply.
+func (r *Response) HeaderMap() headermap.Map {
+	if r.headerMap != nil {
+		return r.headerMap
+	}
+	return headermap.Serialize(r.Headers)
 }
 
 // Outcome is "transferred" or the error name (SPEC §2.9).
@@ -139,12 +151,20 @@ var (
 	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
 )
 
+// An error's headers, and with them serialised: one of two sets.
+var (
+	errorHeaders        = [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	errorHeaderMap      = headermap.Serialize(errorHeaders)
+	errorHeadersAllow   = append(errorHeaders[:len(errorHeaders):len(errorHeaders)], [2]string{"allow", "POST"})
+	errorHeaderMapAllow = headermap.Serialize(errorHeadersAllow)
+)
+
 func errorReply(err *apierror.Error) Step {
-	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	h, hm := errorHeaders, errorHeaderMap
 	if err.Kind == apierror.MethodNotAllowed {
-		h = append(h, [2]string{"allow", "POST"})
+		h, hm = errorHeadersAllow, errorHeaderMapAllow
 	}
-	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err}}
+	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err, headerMap: hm}}
 }
 
 func (t *Transfer) fail(err *apierror.Error) Step {

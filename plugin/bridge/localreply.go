@@ -14,10 +14,14 @@ import (
 // SendHttpResponse is proxywasm.SendHttpResponse with response-code
 // details: the SDK's always passes empty details, so %RESPONSE_CODE_DETAILS%
 // could not tell one local reply from another (RATIONALE.md, "Local-reply
-// details"). headers are serialised as the SDK does; a grpcStatus outside
-// 0..16 (e.g. -1) means no grpc-status.
-func SendHttpResponse(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
-	h := headermap.Serialize(headers)
+// details"). headers are serialised (headermap.Serialize), so a reply's
+// constant headers are serialised once; a grpcStatus outside 0..16 (e.g.
+// -1) means no grpc-status.
+func SendHttpResponse(status uint32, details string, headers headermap.Map, body []byte, grpcStatus int32) error {
+	h := headers
+	if len(h) == 0 {
+		h = headermap.Serialize(nil)
+	}
 	var dp, bp *byte
 	if len(details) > 0 {
 		dp = unsafe.StringData(details) // the host only reads it: no copy
