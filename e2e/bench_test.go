@@ -96,11 +96,12 @@ func handlerAnswer(status int, contentType, body string) http.Handler {
 // newPerfHost is the plugin in the host with every cluster in process.
 func newPerfHost(tb testing.TB) *envoyhost.Host {
 	tb.Helper()
-	return newPerfHostWasm(tb, pluginWasm(tb))
+	return newPerfHostWasm(tb, pluginWasm(tb), nil)
 }
 
-// newPerfHostWasm is newPerfHost for a given module (the bench's base).
-func newPerfHostWasm(tb testing.TB, wasm []byte) *envoyhost.Host {
+// newPerfHostWasm is newPerfHost for a given module (the bench's base),
+// with env as the VM's environment variables.
+func newPerfHostWasm(tb testing.TB, wasm []byte, env map[string]string) *envoyhost.Host {
 	tb.Helper()
 	cfg := envoyhost.Config{
 		PluginConfig: []byte(pluginConfig(tb, stackOpts{})),
@@ -110,6 +111,7 @@ func newPerfHostWasm(tb testing.TB, wasm []byte) *envoyhost.Host {
 			"app":             {Handler: handlerAnswer(200, "text/plain", appAnswer)},
 		},
 		Routes: []envoyhost.Route{{Prefix: "/", Cluster: "app"}},
+		Env:    env,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

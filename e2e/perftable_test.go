@@ -84,11 +84,16 @@ func TestPerfTable(t *testing.T) {
 		}
 		mods = append(mods, b)
 	}
+	// PERF_GOGC is the module's GOGC, set through the VM environment as
+	// Envoy's vm_config.environment_variables would (the base keeps the
+	// default): with PERF_BASE_WASM=plugin.wasm it measures the setting.
+	envs := make([]map[string]string, len(mods))
+	envs[0] = gogcEnv()
 	hosts := make([]*envoyhost.Host, len(mods))
 	wz := make([][][]float64, len(mods))
 	traces := make([][][]string, len(mods))
 	for m, mod := range mods {
-		hosts[m] = newPerfHostWasm(t, mod)
+		hosts[m] = newPerfHostWasm(t, mod, envs[m])
 		wz[m] = make([][]float64, len(scs))
 		traces[m] = make([][]string, len(scs))
 		h := hosts[m]
@@ -162,6 +167,14 @@ func TestPerfTable(t *testing.T) {
 	}
 }
 
+// gogcEnv is the module's environment under PERF_GOGC (nil without).
+func gogcEnv() map[string]string {
+	if g := os.Getenv("PERF_GOGC"); g != "" {
+		return map[string]string{"GOGC": g}
+	}
+	return nil
+}
+
 func us(v float64) string {
 	if v >= 100 {
 		return fmt.Sprintf("%.0f µs", v)
@@ -217,13 +230,14 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	in := struct {
 		Wasm         string              `json:"wasm"`
 		BaseWasm     string              `json:"baseWasm,omitempty"`
+		Env          map[string]string   `json:"env,omitempty"`
 		PluginConfig string              `json:"pluginConfig"`
 		Clusters     map[string]v8Answer `json:"clusters"`
 		Route        string              `json:"route"`
 		Rounds       int                 `json:"rounds"`
 		Scenarios    []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], Env: gogcEnv(), PluginConfig: pluginConfig(t, stackOpts{}), Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(lumaCart))}}, lumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
