@@ -28,7 +28,7 @@ const OK = 0, NOT_FOUND = 1, BAD_ARGUMENT = 2, UNIMPLEMENTED = 12;
 
 // makeHost instantiates one module in its own host state and returns its
 // runRequest and a way to read its memory size.
-async function makeHost(wasmPath, env) {
+async function makeHost(wasmPath, vmEnv) {
   // --- accounting --------------------------------------------------------------
   let hostMs = 0;   // host-function time inside the current export call
   let nestedMs = 0; // module time nested inside host functions (allocations)
@@ -234,7 +234,7 @@ async function makeHost(wasmPath, env) {
   // --- instantiate -------------------------------------------------------------
   const wasm = readFileSync(wasmPath);
   const module = await WebAssembly.compile(wasm);
-  const wasi = new WASI({ version: 'preview1', args: [], env: env || {}, returnOnExit: true });
+  const wasi = new WASI({ version: 'preview1', args: [], env: vmEnv || {}, returnOnExit: true });
   const wasiImport = {};
   for (const [k, f] of Object.entries(wasi.wasiImport)) wasiImport[k] = wrapHost(f.bind(wasi.wasiImport));
   const envImport = {};
