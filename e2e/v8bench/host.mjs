@@ -13,7 +13,8 @@
 // time minus the time spent in host functions; an allocation callback
 // nested in a hostcall (proxy_on_memory_allocate) counts as module time.
 // It prints one JSON object: per module and scenario the module µs per
-// request of each round, and the export names the first request called.
+// request of each round and of every request, and the export names the
+// first request called.
 
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
@@ -325,7 +326,7 @@ hosts.forEach((h, m) => {
     h.setTrace(trace);
     const [st] = h.runRequest(sc.warmup);
     h.setTrace(null);
-    out.modules[m].scenarios[sc.name] = { exports: trace, rounds: [] };
+    out.modules[m].scenarios[sc.name] = { exports: trace, rounds: [], requests: [] };
     if (st !== sc.status) throw new Error(`${sc.name}: status ${st}, want ${sc.status}; logs: ${h.logs.join('; ')}`);
     for (let i = 0; i < 3; i++) h.runRequest(sc.warmup);
   }
@@ -343,6 +344,7 @@ for (let round = 0; round < input.rounds; round++) {
         const [st, ms] = h.runRequest(r);
         if (st !== sc.status) throw new Error(`${sc.name}: status ${st}, want ${sc.status}; logs: ${h.logs.join('; ')}`);
         total += ms;
+        out.modules[m].scenarios[sc.name].requests.push(ms * 1000);
       }
       out.modules[m].scenarios[sc.name].rounds.push(total * 1000 / reqs.length);
     }
