@@ -3,6 +3,7 @@ package main
 import (
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -24,6 +25,7 @@ type httpContext struct {
 	types.DefaultHttpContext
 	engine  *transfer.Engine
 	stats   *vmMetrics
+	root    *pluginContext // takes the context back once the stream is done
 	id      uint32
 	t       *transfer.Transfer // nil: not a transfer
 	replied bool
@@ -52,9 +54,11 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	}
 	// Fast path: a request that is not a transfer costs one hostcall and
 	// no clock read (Start would pass it through on the same :path).
-	if path, err := proxywasm.GetHttpRequestHeader(":path"); err != nil {
+	// The path is looked at in the bridge's scratch buffer, not copied:
+	// a pass-through allocates nothing here.
+	if path, ok := bridge.PeekHttpRequestHeader(":path"); !ok {
 		return types.ActionContinue
-	} else if _, ok := request.MatchRoute(path); !ok {
+	} else if _, ok := request.MatchRoute(unsafe.String(unsafe.SliceData(path), len(path))); !ok {
 		return types.ActionContinue
 	}
 	c.start, c.requestID = now(), "-"
@@ -141,8 +145,15 @@ func (c *httpContext) bodyComplete(max int) types.Action {
 	return c.run(c.t.OnBody(body))
 }
 
-// OnHttpStreamDone implements types.HttpContext.
-func (c *httpContext) OnHttpStreamDone() { c.gone = true }
+// OnHttpStreamDone implements types.HttpContext. A stream that was never
+// a transfer (so never dispatched a callout) gives its context back for
+// reuse.
+func (c *httpContext) OnHttpStreamDone() {
+	c.gone = true
+	if c.t == nil && c.root != nil {
+		c.root.recycle(c)
+	}
+}
 
 // run carries out a step of the transfer.
 func (c *httpContext) run(step transfer.Step) types.Action {
@@ -278,7 +289,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 // setState sets filter state for the access log (Envoy keeps it as
 // wasm.<key>, read with %FILTER_STATE(wasm.<key>:PLAIN)%).
 func setState(key, value string) {
-	if err := proxywasm.SetProperty([]string{key}, []byte(value)); err != nil {
+	if err := bridge.SetFilterState(key, value); err != nil {
 		logf(levelWarn, "session-transfer: setting %s: %v", key, err)
 	}
 }

@@ -18,3 +18,14 @@ func GetHttpRequestHeaderMap() ([]byte, error) {
 	}
 	return headermap.Serialize(h), nil
 }
+
+// PeekHttpRequestHeader is the SDK's GetHttpRequestHeader on other platforms.
+func PeekHttpRequestHeader(name string) ([]byte, bool) {
+	v, err := proxywasm.GetHttpRequestHeader(name)
+	return []byte(v), err == nil
+}
+
+// SetFilterState is the SDK's SetProperty on other platforms.
+func SetFilterState(key, value string) error {
+	return proxywasm.SetProperty([]string{key}, []byte(value))
+}

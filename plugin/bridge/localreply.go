@@ -3,6 +3,7 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -31,6 +32,8 @@ func SendHttpResponse(status uint32, details string, headers headermap.Map, body
 	}
 	return statusError("proxy_send_local_response", proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
 }
+
+var errEmptyProperty = errors.New("property path and value must not be empty")
 
 // statusError maps a proxy-wasm status to the SDK's errors.
 func statusError(call string, st uint32) error {
