@@ -263,8 +263,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	// Written without fmt: under wazero formatting this line through fmt
 	// was 10-25 µs, most of a refusal's cost.
-	line := make([]byte, 0, 160)
-	line = append(line, "session-transfer: request_id="...)
+	line := append(lineBuf[:0], "session-transfer: request_id="...)
 	line = append(line, requestID...)
 	line = append(line, " merchant="...)
 	line = append(line, merchant...)
@@ -282,9 +281,14 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 		line = append(line, ": "...)
 		line = append(line, metrics.Printable(r.Error.Description)...)
 	}
+	lineBuf = line
 	logMsg(level, string(line))
 	return types.ActionPause
 }
+
+// lineBuf is the answer's log line, reused: the VM runs one callback at a
+// time.
+var lineBuf = make([]byte, 0, 256)
 
 // setState sets filter state for the access log (Envoy keeps it as
 // wasm.<key>, read with %FILTER_STATE(wasm.<key>:PLAIN)%).

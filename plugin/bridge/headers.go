@@ -4,6 +4,14 @@ package bridge
 
 import "unsafe"
 
+// The out-variables of the scratch reads: package variables, as the VM runs
+// one callback at a time, because locals whose address goes to the host
+// escape to the heap (two allocations per read).
+var (
+	outData *byte
+	outSize uint32
+)
+
 // GetHttpRequestHeaderMap returns the request's header map in the form the
 // host serialised it (internal/headermap reads it), without the SDK's
 // decoding of every pair into Go strings. The bytes are the VM's scratch
@@ -11,10 +19,11 @@ import "unsafe"
 // PeekHttpRequestHeader, so keep copies (headermap.Map.Get makes them), not
 // the bytes.
 func GetHttpRequestHeaderMap() ([]byte, error) {
-	var raw *byte
-	var n uint32
+	outData, outSize = nil, 0
 	useScratch = true
-	st := proxyGetHeaderMapPairs(0, unsafe.Pointer(&raw), &n)
+	st := proxyGetHeaderMapPairs(0, unsafe.Pointer(&outData), &outSize)
+	raw, n := outData, outSize
+	outData = nil
 	release()
 	if st != 0 {
 		return nil, statusError("proxy_get_header_map_pairs", st)
@@ -30,10 +39,11 @@ func GetHttpRequestHeaderMap() ([]byte, error) {
 // decides whether to read more (the route match on :path), at no
 // allocation. ok is false when the header is absent or cannot be read.
 func PeekHttpRequestHeader(name string) (value []byte, ok bool) {
-	var raw *byte
-	var n uint32
+	outData, outSize = nil, 0
 	useScratch = true
-	st := proxyGetHeaderMapValue(0, unsafe.StringData(name), uint32(len(name)), unsafe.Pointer(&raw), &n)
+	st := proxyGetHeaderMapValue(0, unsafe.StringData(name), uint32(len(name)), unsafe.Pointer(&outData), &outSize)
+	raw, n := outData, outSize
+	outData = nil
 	release()
 	if st != 0 {
 		return nil, false
