@@ -288,6 +288,11 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		t.Fatal(err)
 	}
 	inPath := filepath.Join(t.TempDir(), "v8bench.json")
+	if keep := os.Getenv("PERF_V8_INPUT"); keep != "" {
+		// Kept to profile the V8 leg alone: node --no-liftoff --cpu-prof
+		// e2e/v8bench/host.mjs FILE.
+		inPath = keep
+	}
 	if err := os.WriteFile(inPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
