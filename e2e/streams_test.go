@@ -18,7 +18,9 @@ import (
 // (plugin/bridge/slots.go): a thousand transfers open at once, their bodies
 // and callout answers arriving in a shuffled order, each get their own
 // context, so each answer is the cart of its own request (the cart id
-// derives from the request's handle).
+// derives from the request's handle). A pass-through runs between every
+// two of them, so contexts the plugin reuses (plugin/context.go) come and
+// go while the transfers are open.
 func TestThousandInterleavedStreamsEachGetTheirOwnContext(t *testing.T) {
 	const n = 1000
 	h := newPerfHost(t)
@@ -31,17 +33,21 @@ func TestThousandInterleavedStreamsEachGetTheirOwnContext(t *testing.T) {
 		reqs[i].Body = fmt.Appendf(nil, `{"handle":"%08d-7b4d-4e8a-9c2f-5d6e7f8a9b0c"}`, i)
 		want[i] = nativeCartID(t, e, reqs[i])
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	pass := perfScenarios()[0]
 	streams := make([]*envoyhost.Stream, n)
 	for i, r := range reqs {
 		streams[i] = h.NewStream()
 		streams[i].SendHeaders(r.HeaderPairs(), false)
+		if resp, err := h.Do(ctx, pass.next(t, i)); err != nil || resp.Status != 200 || string(resp.Body) != appAnswer {
+			t.Fatalf("pass-through %d: %v %+v", i, err, resp)
+		}
 	}
 	order := rand.New(rand.NewPCG(3, 4)).Perm(n)
 	for _, i := range order {
 		streams[i].SendData(reqs[i].Body, true)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	seen := map[string]int{}
 	for i, s := range streams {
 		resp, err := s.Wait(ctx)
