@@ -137,7 +137,8 @@ func (c *httpContext) OnHttpRequestTrailers(int) (action types.Action) {
 }
 
 func (c *httpContext) bodyComplete(max int) types.Action {
-	body, err := proxywasm.GetHttpRequestBody(0, max)
+	// In the VM's scratch buffer: OnBody copies what it keeps.
+	body, err := bridge.PeekHttpRequestBody(0, max)
 	if err != nil && err != types.ErrorStatusNotFound {
 		logf(levelError, "session-transfer: reading request body: %v", err)
 		return c.reply(transfer.Internal())
@@ -165,7 +166,7 @@ func (c *httpContext) run(step transfer.Step) types.Action {
 			return types.ActionPause
 		}
 		co := step.Callout
-		if _, err := bridge.DispatchHttpCall(co.Cluster, co.Headers, co.Body, nil, co.TimeoutMs, c.onCalloutAnswer); err != nil {
+		if _, err := proxywasm.DispatchHttpCall(co.Cluster, co.Headers, co.Body, nil, co.TimeoutMs, c.onCalloutAnswer); err != nil {
 			logf(levelError, "session-transfer: dispatch to cluster %q: %v", co.Cluster, err)
 			return c.run(c.t.DispatchFailed(err))
 		}
@@ -195,7 +196,8 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 	var body []byte
 	if limit := c.t.CalloutBodyLimit(); limit > 0 && bodySize > 0 && bodySize <= limit {
 		var err error
-		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+		// In the VM's scratch buffer: OnCalloutAnswer copies what it keeps.
+		if body, err = bridge.PeekHttpCallResponseBody(0, bodySize); err != nil {
 			logf(levelError, "session-transfer: reading callout answer: %v", err)
 		}
 	}
@@ -208,17 +210,12 @@ func calloutStatus(numHeaders int) int {
 	if numHeaders == 0 {
 		return 0
 	}
-	hs, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
+	v, ok := bridge.PeekHttpCallResponseHeader(":status")
+	if !ok {
 		return 0
 	}
-	for _, kv := range hs {
-		if kv[0] == ":status" {
-			status, _ := strconv.Atoi(kv[1])
-			return status
-		}
-	}
-	return 0
+	status, _ := strconv.Atoi(unsafe.String(unsafe.SliceData(v), len(v)))
+	return status
 }
 
 // reply sends a local response, with response-code details naming the

@@ -10,7 +10,6 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/config"
 	"github.com/firmly/session-transfer-filter/internal/jwksfetch"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
-	"github.com/firmly/session-transfer-filter/plugin/bridge"
 )
 
 // Remote JWKS (SPEC §2.2b). Each worker VM fetches the key set itself, from
@@ -77,7 +76,7 @@ func (f *jwksFetcher) tick(at time.Time) {
 		{":method", "GET"}, {":path", f.cfg.Path}, {":authority", f.cfg.Authority},
 		{"accept", "application/json"},
 	}
-	if _, err := bridge.DispatchHttpCall(f.cfg.Cluster, headers, nil, nil, f.cfg.TimeoutMs, f.onAnswer); err != nil {
+	if _, err := proxywasm.DispatchHttpCall(f.cfg.Cluster, headers, nil, nil, f.cfg.TimeoutMs, f.onAnswer); err != nil {
 		// An inline failure gets no callback: it is a failed fetch now.
 		f.failed(at, fmt.Sprintf("dispatch to cluster %q failed: %v", f.cfg.Cluster, err))
 		return

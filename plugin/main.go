@@ -7,12 +7,16 @@
 // but never main(), so the VM context is registered here.
 package main
 
-import "github.com/firmly/session-transfer-filter/plugin/bridge"
+import (
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+	_ "github.com/firmly/session-transfer-filter/plugin/bridge"
+)
 
 func main() {}
 
 func init() {
 	// Only pure, in-memory work here: Envoy traps any hostcall but logging
 	// while it runs _initialize.
-	bridge.SetVMContext(&vmContext{})
+	proxywasm.SetVMContext(&vmContext{})
 }

@@ -12,11 +12,12 @@
 //     by context id (slots.go), instead of the SDK's per-stream maps;
 //   - host.go: registers a host with the SDK (through its RegisterMockWasmHost
 //     hook) whose methods call //go:wasmimport env.proxy_* functions;
-//   - a few functions plugin code calls instead of the SDK's: SetVMContext
-//     and DispatchHttpCall (the SDK's touch its context state),
+//   - sdkstate.go: reads the SDK's internal state, so proxywasm.SetVMContext
+//     and proxywasm.DispatchHttpCall keep working with that dispatch;
+//   - a few functions plugin code calls instead of the SDK's:
 //     SendHttpResponse (with response-code details), GetHttpRequestHeaderMap
-//     and PeekHttpRequestHeader (the header map and a header as the host
-//     serialised them, in a reused buffer), SetFilterState (no copies).
+//     and the Peek* functions (the header map, a header, a body, as the host
+//     wrote them into a reused buffer), SetFilterState (no copies).
 //
 // Plugin code imports the package for those functions; everything else it
 // calls is the SDK's public API.

@@ -17,25 +17,20 @@ import (
 // maps created and deleted per stream, 1.1–1.7 µs of a pass-through's
 // module time under V8 and 2.4–5.3 µs under wazero (RATIONALE.md, "The
 // bridge"). Plugin code still implements the SDK's types and calls its
-// hostcall API; only SetVMContext and DispatchHttpCall go through here,
-// because those are the two SDK functions that touch its context state.
+// API, SetVMContext and DispatchHttpCall included (sdkstate.go).
 
-// stream is an HTTP context and the root context it was created under.
+// stream is an HTTP or a TCP context (one table for both: each generic
+// instance of slots is code in the module) and the root context it was
+// created under.
 type stream struct {
-	ctx  types.HttpContext
-	root uint32
-}
-
-type tcpStream struct {
-	ctx  types.TcpContext
+	ctx  types.HttpContext // nil for a TCP context
+	tcp  types.TcpContext
 	root uint32
 }
 
 var (
-	vm      types.VMContext
 	roots   slots[types.PluginContext]
 	streams slots[stream]
-	tcps    slots[tcpStream]
 	// active is the context of the callback running now: a callout it
 	// dispatches is answered to it.
 	active uint32
@@ -44,9 +39,6 @@ var (
 // rootOf is the root context id a context belongs to (a root is its own).
 func rootOf(id uint32) uint32 {
 	if s, ok := streams.get(id); ok {
-		return s.root
-	}
-	if s, ok := tcps.get(id); ok {
 		return s.root
 	}
 	return id
@@ -66,7 +58,7 @@ func onMemoryAllocate(size uint32) *byte {
 //go:wasmexport proxy_on_context_create
 func onContextCreate(contextID, parentID uint32) {
 	if parentID == 0 {
-		roots.put(contextID, vm.NewPluginContext(contextID))
+		roots.put(contextID, vmContext().NewPluginContext(contextID))
 		return
 	}
 	root, ok := roots.get(parentID)
@@ -74,9 +66,9 @@ func onContextCreate(contextID, parentID uint32) {
 		panic("proxy_on_context_create: unknown root context")
 	}
 	if h := root.NewHttpContext(contextID); h != nil {
-		streams.put(contextID, stream{h, parentID})
+		streams.put(contextID, stream{ctx: h, root: parentID})
 	} else if t := root.NewTcpContext(contextID); t != nil {
-		tcps.put(contextID, tcpStream{t, parentID})
+		streams.put(contextID, stream{tcp: t, root: parentID})
 	} else {
 		panic("proxy_on_context_create: the plugin context made neither an HTTP nor a TCP context")
 	}
@@ -85,18 +77,21 @@ func onContextCreate(contextID, parentID uint32) {
 //go:wasmexport proxy_on_log
 func onLog(contextID uint32) {
 	active = contextID
-	if s, ok := streams.get(contextID); ok {
+	if s, ok := streams.get(contextID); ok && s.ctx != nil {
 		s.ctx.OnHttpStreamDone()
-	} else if t, ok := tcps.get(contextID); ok {
-		t.ctx.OnStreamDone()
+	} else if ok {
+		s.tcp.OnStreamDone()
 	}
+	collectCallouts()
 }
 
 //go:wasmexport proxy_on_done
 func onDone(contextID uint32) bool {
 	if r, ok := roots.get(contextID); ok {
 		active = contextID
-		return r.OnPluginDone()
+		done := r.OnPluginDone()
+		collectCallouts()
+		return done
 	}
 	return true
 }
@@ -106,15 +101,12 @@ func onDelete(contextID uint32) {
 	if _, ok := streams.del(contextID); ok {
 		return
 	}
-	if _, ok := tcps.del(contextID); ok {
-		return
-	}
 	roots.del(contextID)
 }
 
 //go:wasmexport proxy_on_vm_start
 func onVMStart(rootID, vmConfigSize uint32) bool {
-	return bool(vm.OnVMStart(int(vmConfigSize)))
+	return bool(vmContext().OnVMStart(int(vmConfigSize)))
 }
 
 //go:wasmexport proxy_on_configure
@@ -124,7 +116,9 @@ func onConfigure(rootID, pluginConfigSize uint32) bool {
 		return false
 	}
 	active = rootID
-	return bool(r.OnPluginStart(int(pluginConfigSize)))
+	st := r.OnPluginStart(int(pluginConfigSize))
+	collectCallouts()
+	return bool(st)
 }
 
 //go:wasmexport proxy_on_tick
@@ -132,6 +126,7 @@ func onTick(rootID uint32) {
 	if r, ok := roots.get(rootID); ok {
 		active = rootID
 		r.OnTick()
+		collectCallouts()
 	}
 }
 
@@ -140,6 +135,7 @@ func onQueueReady(rootID, queueID uint32) {
 	if r, ok := roots.get(rootID); ok {
 		active = rootID
 		r.OnQueueReady(queueID)
+		collectCallouts()
 	}
 }
 
@@ -147,108 +143,128 @@ func onQueueReady(rootID, queueID uint32) {
 
 //go:wasmexport proxy_on_new_connection
 func onNewConnection(contextID uint32) uint32 {
-	t, ok := tcps.get(contextID)
-	if !ok {
+	t, ok := streams.get(contextID)
+	if !ok || t.tcp == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(t.ctx.OnNewConnection())
+	r := t.tcp.OnNewConnection()
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_downstream_data
 func onDownstreamData(contextID, size uint32, eos bool) uint32 {
-	t, ok := tcps.get(contextID)
-	if !ok {
+	t, ok := streams.get(contextID)
+	if !ok || t.tcp == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(t.ctx.OnDownstreamData(int(size), eos))
+	r := t.tcp.OnDownstreamData(int(size), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_downstream_connection_close
 func onDownstreamConnectionClose(contextID, peer uint32) {
-	if t, ok := tcps.get(contextID); ok {
+	if t, ok := streams.get(contextID); ok && t.tcp != nil {
 		active = contextID
-		t.ctx.OnDownstreamClose(types.PeerType(peer))
+		t.tcp.OnDownstreamClose(types.PeerType(peer))
+		collectCallouts()
 	}
 }
 
 //go:wasmexport proxy_on_upstream_data
 func onUpstreamData(contextID, size uint32, eos bool) uint32 {
-	t, ok := tcps.get(contextID)
-	if !ok {
+	t, ok := streams.get(contextID)
+	if !ok || t.tcp == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(t.ctx.OnUpstreamData(int(size), eos))
+	r := t.tcp.OnUpstreamData(int(size), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_upstream_connection_close
 func onUpstreamConnectionClose(contextID, peer uint32) {
-	if t, ok := tcps.get(contextID); ok {
+	if t, ok := streams.get(contextID); ok && t.tcp != nil {
 		active = contextID
-		t.ctx.OnUpstreamClose(types.PeerType(peer))
+		t.tcp.OnUpstreamClose(types.PeerType(peer))
+		collectCallouts()
 	}
 }
 
 //go:wasmexport proxy_on_request_headers
 func onRequestHeaders(contextID, numHeaders uint32, eos bool) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpRequestHeaders(int(numHeaders), eos))
+	r := s.ctx.OnHttpRequestHeaders(int(numHeaders), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_request_body
 func onRequestBody(contextID, size uint32, eos bool) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpRequestBody(int(size), eos))
+	r := s.ctx.OnHttpRequestBody(int(size), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_request_trailers
 func onRequestTrailers(contextID, numTrailers uint32) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpRequestTrailers(int(numTrailers)))
+	r := s.ctx.OnHttpRequestTrailers(int(numTrailers))
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_response_headers
 func onResponseHeaders(contextID, numHeaders uint32, eos bool) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpResponseHeaders(int(numHeaders), eos))
+	r := s.ctx.OnHttpResponseHeaders(int(numHeaders), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_response_body
 func onResponseBody(contextID, size uint32, eos bool) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpResponseBody(int(size), eos))
+	r := s.ctx.OnHttpResponseBody(int(size), eos)
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_response_trailers
 func onResponseTrailers(contextID, numTrailers uint32) uint32 {
 	s, ok := streams.get(contextID)
-	if !ok {
+	if !ok || s.ctx == nil {
 		return uint32(types.ActionContinue)
 	}
 	active = contextID
-	return uint32(s.ctx.OnHttpResponseTrailers(int(numTrailers)))
+	r := s.ctx.OnHttpResponseTrailers(int(numTrailers))
+	collectCallouts()
+	return uint32(r)
 }
 
 //go:wasmexport proxy_on_http_call_response
@@ -261,12 +277,11 @@ func onHttpCallResponse(rootID, calloutID, numHeaders, bodySize, numTrailers uin
 	// that made it was deleted, and then nothing may act on that stream.
 	if _, live := streams.get(c.caller); !live {
 		if _, live = roots.get(c.caller); !live {
-			if _, live = tcps.get(c.caller); !live {
-				return
-			}
+			return
 		}
 	}
 	active = c.caller
 	proxySetEffectiveContext(c.caller)
 	c.cb(int(numHeaders), int(bodySize), int(numTrailers))
+	collectCallouts()
 }

@@ -39,9 +39,19 @@ func GetHttpRequestHeaderMap() ([]byte, error) {
 // decides whether to read more (the route match on :path), at no
 // allocation. ok is false when the header is absent or cannot be read.
 func PeekHttpRequestHeader(name string) (value []byte, ok bool) {
+	return peekHeader(0, name)
+}
+
+// PeekHttpCallResponseHeader is PeekHttpRequestHeader for the answer of the
+// callout being delivered (its :status).
+func PeekHttpCallResponseHeader(name string) (value []byte, ok bool) {
+	return peekHeader(6, name)
+}
+
+func peekHeader(mapType uint32, name string) (value []byte, ok bool) {
 	outData, outSize = nil, 0
 	useScratch = true
-	st := proxyGetHeaderMapValue(0, unsafe.StringData(name), uint32(len(name)), unsafe.Pointer(&outData), &outSize)
+	st := proxyGetHeaderMapValue(mapType, unsafe.StringData(name), uint32(len(name)), unsafe.Pointer(&outData), &outSize)
 	raw, n := outData, outSize
 	outData = nil
 	release()
@@ -62,4 +72,36 @@ func SetFilterState(key, value string) error {
 		return errEmptyProperty
 	}
 	return statusError("proxy_set_property", proxySetProperty(unsafe.StringData(key), uint32(len(key)), unsafe.StringData(value), uint32(len(value))))
+}
+
+// PeekHttpRequestBody is proxywasm.GetHttpRequestBody into the scratch
+// buffer, with GetHttpRequestHeaderMap's lifetime: the transfer copies what
+// it keeps of the body (transfer's tests pin that), so the VM reuses one
+// buffer instead of allocating a body per request.
+func PeekHttpRequestBody(start, maxSize int) ([]byte, error) {
+	return peekBuffer(0, start, maxSize)
+}
+
+// PeekHttpCallResponseBody is proxywasm.GetHttpCallResponseBody into the
+// scratch buffer (see PeekHttpRequestBody).
+func PeekHttpCallResponseBody(start, maxSize int) ([]byte, error) {
+	return peekBuffer(4, start, maxSize)
+}
+
+// peekBuffer reads a host buffer into the scratch buffer; like the SDK, a
+// missing buffer is types.ErrorStatusNotFound.
+func peekBuffer(bufferType uint32, start, maxSize int) ([]byte, error) {
+	outData, outSize = nil, 0
+	useScratch = true
+	st := proxyGetBufferBytes(bufferType, uint32(start), uint32(maxSize), unsafe.Pointer(&outData), &outSize)
+	raw, n := outData, outSize
+	outData = nil
+	release()
+	if st != 0 {
+		return nil, statusError("proxy_get_buffer_bytes", st)
+	}
+	if raw == nil {
+		return nil, statusError("proxy_get_buffer_bytes", 1)
+	}
+	return unsafe.Slice(raw, n), nil
 }
