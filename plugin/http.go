@@ -70,6 +70,8 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 		logf(levelError, "session-transfer: reading request headers: %v", err)
 		return c.reply(transfer.Internal())
 	}
+	// h is the VM's scratch buffer, valid only until the next bridge read
+	// (the body's): keep values (Get copies them), never h itself.
 	h := headermap.Map(raw)
 	if id, n := h.Get("x-request-id"); n > 0 {
 		c.requestID = metrics.Sanitise(id, 128)
