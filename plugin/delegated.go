@@ -7,13 +7,6 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
-// Filter-state keys of the authenticated caller (SPEC §2.9).
-const (
-	stateDeviceID = "session_transfer.device_id"
-	stateAppID    = "session_transfer.app_id"
-	stateKid      = "session_transfer.kid"
-)
-
 // metadataReader serves auth.verified_payload: each claim is one
 // proxy_get_property of metadata.filter_metadata.<namespace>.<path...>
 // (the SDK joins the segments with NUL, as the ABI wants, so a namespace
@@ -31,21 +24,5 @@ func metadataReader(namespace string) transfer.MetadataReader {
 			return nil, false, nil
 		}
 		return nil, false, err
-	}
-}
-
-// setCallerState records who the authenticated caller is, for access logs
-// and later filters.
-func setCallerState(t *transfer.Transfer) {
-	c := t.Claims()
-	if c == nil {
-		return
-	}
-	setState(stateDeviceID, c.DeviceID)
-	if c.AppID != "" {
-		setState(stateAppID, c.AppID)
-	}
-	if c.Kid != "" {
-		setState(stateKid, c.Kid)
 	}
 }

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/firmly/session-transfer-filter/internal/auth"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
@@ -23,6 +26,7 @@ type httpContext struct {
 	types.DefaultHttpContext
 	engine  *transfer.Engine
 	stats   *vmMetrics
+	root    *pluginContext // takes the context back once the stream is done
 	id      uint32
 	t       *transfer.Transfer // nil: not a transfer
 	replied bool
@@ -39,7 +43,7 @@ type httpContext struct {
 	// again for its unknown kid (SPEC §2.2b).
 	jwks         *jwksFetcher // nil without auth.remote_jwks
 	waiting      bool
-	headers      [][2]string // to judge it again
+	headers      headermap.Map // to judge it again: a copy, not the scratch buffer
 	headersEOS   bool
 	bodySize     int  // body buffered meanwhile (pause_on_headers only)
 	bodyEnded    bool // ... and its end
@@ -51,7 +55,7 @@ var now = time.Now
 
 // headersHook is nil in every normal build; the e2e_panic build tag sets
 // it to inject a panic, so tests can prove recovery inside the wasm VM.
-var headersHook func(headers [][2]string)
+var headersHook func(headers headermap.Headers)
 
 // OnHttpRequestHeaders implements types.HttpContext.
 func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action types.Action) {
@@ -61,24 +65,27 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	}
 	// Fast path: a request that is not a transfer costs one hostcall and
 	// no clock read (Start would pass it through on the same :path).
-	if path, err := proxywasm.GetHttpRequestHeader(":path"); err != nil {
+	// The path is looked at in the bridge's scratch buffer, not copied:
+	// a pass-through allocates nothing here.
+	if path, ok := bridge.PeekHttpRequestHeader(":path"); !ok {
 		return types.ActionContinue
-	} else if _, ok := request.MatchRoute(path); !ok {
+	} else if _, ok := request.MatchRoute(unsafe.String(unsafe.SliceData(path), len(path))); !ok {
 		return types.ActionContinue
 	}
 	c.start, c.requestID = now(), "-"
-	// Every header pair: the single-value hostcall returns only the first
-	// of repeated headers.
-	h, err := proxywasm.GetHttpRequestHeaders()
+	// The whole map, serialised as the host hands it over: the single-value
+	// hostcall returns only the first of repeated headers, and the engine
+	// reads the few names it decides on in place, decoding nothing else.
+	raw, err := bridge.GetHttpRequestHeaderMap()
 	if err != nil {
 		logf(levelError, "session-transfer: reading request headers: %v", err)
 		return c.reply(transfer.Internal())
 	}
-	for _, kv := range h {
-		if kv[0] == "x-request-id" {
-			c.requestID = metrics.Sanitise(kv[1], 128)
-			break
-		}
+	// h is the VM's scratch buffer, valid only until the next bridge read
+	// (the body's): keep values (Get copies them), never h itself.
+	h := headermap.Map(raw)
+	if id, n := h.Get("x-request-id"); n > 0 {
+		c.requestID = metrics.Sanitise(id, 128)
 	}
 	if headersHook != nil {
 		headersHook(h)
@@ -90,7 +97,7 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 // A token whose kid the loaded remote set lacks may wait for a refetch
 // (SPEC §2.2b): the request pauses on its headers and keysReady judges it
 // again when the fetch ends (again is then true, and it cannot wait twice).
-func (c *httpContext) judge(h [][2]string, endOfStream bool, at time.Time, again bool) types.Action {
+func (c *httpContext) judge(h headermap.Map, endOfStream bool, at time.Time, again bool) types.Action {
 	t, step := c.engine.Start(h, at)
 	switch step.TokenCache {
 	case auth.CacheHit:
@@ -112,13 +119,12 @@ func (c *httpContext) judge(h [][2]string, endOfStream bool, at time.Time, again
 		return types.ActionContinue
 	case transfer.Reply:
 		if step.UnknownKid && !again && c.jwks != nil && c.jwks.waitForKeys(c, at) {
-			c.waiting, c.headers, c.headersEOS = true, h, endOfStream
+			c.waiting, c.headers, c.headersEOS = true, bytes.Clone(h), endOfStream
 			return types.ActionPause
 		}
 		return c.reply(step)
 	}
 	c.t = t
-	setCallerState(t)
 	if endOfStream {
 		return c.run(t.OnBody(nil))
 	}
@@ -216,7 +222,8 @@ func (c *httpContext) OnHttpRequestTrailers(int) (action types.Action) {
 }
 
 func (c *httpContext) bodyComplete(max int) types.Action {
-	body, err := proxywasm.GetHttpRequestBody(0, max)
+	// In the VM's scratch buffer: OnBody copies what it keeps.
+	body, err := bridge.PeekHttpRequestBody(0, max)
 	if err != nil && err != types.ErrorStatusNotFound {
 		logf(levelError, "session-transfer: reading request body: %v", err)
 		return c.reply(transfer.Internal())
@@ -224,12 +231,17 @@ func (c *httpContext) bodyComplete(max int) types.Action {
 	return c.run(c.t.OnBody(body))
 }
 
-// OnHttpStreamDone implements types.HttpContext.
-// A request waiting for keys is forgotten: it costs the fetch nothing more.
+// OnHttpStreamDone implements types.HttpContext. A request waiting for
+// keys is forgotten: it costs the fetch nothing more. A stream that was
+// never a transfer (so never dispatched a callout) gives its context back
+// for reuse, once nothing refers to it.
 func (c *httpContext) OnHttpStreamDone() {
 	c.gone = true
 	if c.waiting && c.jwks != nil {
 		c.jwks.forget(c)
+	}
+	if c.t == nil && c.root != nil {
+		c.root.recycle(c)
 	}
 }
 
@@ -280,7 +292,8 @@ func (c *httpContext) onCalloutAnswer(numHeaders, bodySize, _ int) {
 	var body []byte
 	if limit := c.t.CalloutBodyLimit(); limit > 0 && bodySize > 0 && bodySize <= limit {
 		var err error
-		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
+		// In the VM's scratch buffer: OnCalloutAnswer copies what it keeps.
+		if body, err = bridge.PeekHttpCallResponseBody(0, bodySize); err != nil {
 			logf(levelError, "session-transfer: reading callout answer: %v", err)
 		}
 	}
@@ -293,17 +306,12 @@ func calloutStatus(numHeaders int) int {
 	if numHeaders == 0 {
 		return 0
 	}
-	hs, err := proxywasm.GetHttpCallResponseHeaders()
-	if err != nil {
+	v, ok := bridge.PeekHttpCallResponseHeader(":status")
+	if !ok {
 		return 0
 	}
-	for _, kv := range hs {
-		if kv[0] == ":status" {
-			status, _ := strconv.Atoi(kv[1])
-			return status
-		}
-	}
-	return 0
+	status, _ := strconv.Atoi(unsafe.String(unsafe.SliceData(v), len(v)))
+	return status
 }
 
 // reply sends a local response, with response-code details naming the
@@ -314,7 +322,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	c.replied = true
 	r := step.Reply
 	outcome := r.Outcome()
-	if err := bridge.SendHttpResponse(uint32(r.Status), c.stats.details(outcome), r.Headers, r.Body, -1); err != nil {
+	if err := bridge.SendHttpResponse(uint32(r.Status), c.stats.details(outcome), r.HeaderMap(), r.Body, -1); err != nil {
 		logf(levelError, "session-transfer: sending the response: %v", err)
 	}
 	merchant := metrics.NoMerchant
@@ -348,8 +356,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	// Written without fmt: under wazero formatting this line through fmt
 	// was 10-25 µs, most of a refusal's cost.
-	line := make([]byte, 0, 160)
-	line = append(line, "session-transfer: request_id="...)
+	line := append(lineBuf[:0], "session-transfer: request_id="...)
 	line = append(line, requestID...)
 	line = append(line, " merchant="...)
 	line = append(line, merchant...)
@@ -367,14 +374,19 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 		line = append(line, ": "...)
 		line = append(line, metrics.Printable(r.Error.Description)...)
 	}
+	lineBuf = line
 	logMsg(level, string(line))
 	return types.ActionPause
 }
 
+// lineBuf is the answer's log line, reused: the VM runs one callback at a
+// time.
+var lineBuf = make([]byte, 0, 256)
+
 // setState sets filter state for the access log (Envoy keeps it as
 // wasm.<key>, read with %FILTER_STATE(wasm.<key>:PLAIN)%).
 func setState(key, value string) {
-	if err := proxywasm.SetProperty([]string{key}, []byte(value)); err != nil {
+	if err := bridge.SetFilterState(key, value); err != nil {
 		logf(levelWarn, "session-transfer: setting %s: %v", key, err)
 	}
 }

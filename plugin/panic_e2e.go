@@ -2,14 +2,14 @@
 
 package main
 
+import "github.com/firmly/session-transfer-filter/internal/headermap"
+
 // Only in the module the e2e tests build with -tags e2e_panic: a request
 // carrying x-e2e-panic panics inside OnHttpRequestHeaders.
 func init() {
-	headersHook = func(h [][2]string) {
-		for _, kv := range h {
-			if kv[0] == "x-e2e-panic" {
-				panic("e2e: injected panic")
-			}
+	headersHook = func(h headermap.Headers) {
+		if _, n := h.Get("x-e2e-panic"); n > 0 {
+			panic("e2e: injected panic")
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
@@ -70,7 +71,7 @@ func perfScenarios() []perfScenario {
 			r.Body = []byte(`{"handle":{"handle":"cart-12345"`)
 			return r
 		}},
-		{"transfer RS256", 200, uncached("RS256")},
+		{"transfer RS256, uncached", 200, uncached("RS256")},
 		{"transfer ES256", 200, uncached("ES256")},
 		{"transfer HS256", 200, uncached("HS256")},
 		{"transfer RS256, cached token", 200, func(tb testing.TB, _ int) *envoyhost.Request {
@@ -79,7 +80,6 @@ func perfScenarios() []perfScenario {
 			}
 			return transferRequest(cached)
 		}},
-		delegatedTransferScenario(),
 	}
 }
 
@@ -96,25 +96,27 @@ func handlerAnswer(status int, contentType, body string) http.Handler {
 
 // newPerfHost is the plugin in the host with every cluster in process.
 func newPerfHost(tb testing.TB) *envoyhost.Host {
-	return newPerfHostFor(tb, false)
+	tb.Helper()
+	return newPerfHostWasm(tb, e2etest.PluginWasm(tb), nil)
 }
 
-// newPerfHostFor is newPerfHost with the harness's configuration, or with
-// its delegated twin (auth.verified_payload).
-func newPerfHostFor(tb testing.TB, delegated bool) *envoyhost.Host {
+// newPerfHostWasm is newPerfHost for a given module (the bench's base),
+// with env as the VM's environment variables.
+func newPerfHostWasm(tb testing.TB, wasm []byte, env map[string]string) *envoyhost.Host {
 	tb.Helper()
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(perfPluginConfig(tb, delegated)),
+		PluginConfig: []byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Handler: handlerAnswer(200, "application/json", e2etest.LumaCart)},
 			"session_backend": {Handler: handlerAnswer(201, "application/json", backendAnswer)},
 			"app":             {Handler: handlerAnswer(200, "text/plain", appAnswer)},
 		},
 		Routes: []envoyhost.Route{{Prefix: "/", Cluster: "app"}},
+		Env:    env,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h, err := envoyhost.Start(ctx, e2etest.PluginWasm(tb), cfg)
+	h, err := envoyhost.Start(ctx, wasm, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func perfRequests(b *testing.B, sc perfScenario, n int) []*envoyhost.Request {
 func BenchmarkModuleTime(b *testing.B) {
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
-			h := newPerfHostFor(b, sc.delegated())
+			h := newPerfHost(b)
 			perfDo(b, h, sc.next(b, 0), sc.status) // warm up
 			rs := perfRequests(b, sc, b.N)
 			h.MeasureModuleTime(false)
@@ -167,21 +169,14 @@ func BenchmarkModuleTime(b *testing.B) {
 }
 
 // nativeEngine is the same engine and configuration the plugin runs.
-func nativeEngine(tb testing.TB) *transfer.Engine { return nativeEngineFor(tb, false) }
-
-// nativeEngineFor is nativeEngine, or its delegated twin reading the
-// request's metadata.
-func nativeEngineFor(tb testing.TB, delegated bool) *transfer.Engine {
-	cfg, err := config.Parse([]byte(perfPluginConfig(tb, delegated)), nil)
+func nativeEngine(tb testing.TB) *transfer.Engine {
+	cfg, err := config.Parse([]byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	e, err := transfer.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	if delegated {
-		e.SetMetadataReader(nativeMetadataReader)
 	}
 	return e
 }
@@ -190,9 +185,8 @@ func nativeEngineFor(tb testing.TB, delegated bool) *transfer.Engine {
 // returns the status of the answer (200 for a pass-through, which the
 // upstream answers).
 func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
-	nativeMetadata = r.Metadata
 	now := time.Now()
-	t, step := e.Start(r.HeaderPairs(), now)
+	t, step := e.Start(headermap.Pairs(r.HeaderPairs()), now)
 	if step.Kind == transfer.AwaitBody {
 		step = t.OnBody(r.Body)
 	}
@@ -215,10 +209,9 @@ func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
 
 // BenchmarkNative is the same scenarios in the same Go packages, natively.
 func BenchmarkNative(b *testing.B) {
-	engines := [2]*transfer.Engine{nativeEngineFor(b, false), nativeEngineFor(b, true)}
+	e := nativeEngine(b)
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
-			e := engines[b2i(sc.delegated())]
 			rs := perfRequests(b, sc, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -233,10 +226,9 @@ func BenchmarkNative(b *testing.B) {
 }
 
 func TestPerfScenariosAnswerAsExpected(t *testing.T) {
-	engines := [2]*transfer.Engine{nativeEngineFor(t, false), nativeEngineFor(t, true)}
+	e := nativeEngine(t)
 	for _, sc := range perfScenarios() {
 		t.Run(fmt.Sprintf("%s answers %d natively", sc.name, sc.status), func(t *testing.T) {
-			e := engines[b2i(sc.delegated())]
 			if got := nativeRun(e, sc.next(t, 1)); got != sc.status {
 				t.Errorf("got %d, want %d", got, sc.status)
 			}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/firmly/session-transfer-filter/e2e/e2etest"
 	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
-	"github.com/firmly/session-transfer-filter/internal/transfer"
 )
 
 // TestPerfTable prints the table of ./build.sh bench: the module's own µs
@@ -59,11 +58,10 @@ func TestPerfTable(t *testing.T) {
 	warm := func(i int) *envoyhost.Request { seq++; return scs[i].next(t, seq) }
 
 	native := make([][]float64, len(scs))
-	engines := [2]*transfer.Engine{nativeEngineFor(t, false), nativeEngineFor(t, true)}
+	e := nativeEngine(t)
 	for r := range rounds {
 		for i, sc := range scs {
 			var d time.Duration
-			e := engines[b2i(sc.delegated())]
 			for _, q := range reqs[i][r] {
 				start := time.Now()
 				got := nativeRun(e, q)
@@ -76,50 +74,107 @@ func TestPerfTable(t *testing.T) {
 		}
 	}
 
-	hosts := [2]*envoyhost.Host{newPerfHostFor(t, false), newPerfHostFor(t, true)}
-	h := hosts[0]
-	wz := make([][]float64, len(scs))
-	traces := make([][]string, len(scs))
-	for i, sc := range scs {
-		h := hosts[b2i(sc.delegated())]
-		h.MeasureModuleTime(true)
-		perfDo(t, h, warm(i), sc.status)
-		for _, tr := range h.TakeModuleTime().Trace {
-			traces[i] = append(traces[i], tr.Export)
+	// The module, and with PERF_BASE_WASM the base module to compare it
+	// with: both run every round, alternating which goes first, so before
+	// and after come from the same run under the same load.
+	mods := [][]byte{e2etest.PluginWasm(t)}
+	if base := os.Getenv("PERF_BASE_WASM"); base != "" {
+		b, err := os.ReadFile(base)
+		if err != nil {
+			t.Fatalf("PERF_BASE_WASM: %v", err)
 		}
-		for range 3 {
-			perfDo(t, h, warm(i), sc.status)
-		}
+		mods = append(mods, b)
 	}
-	for _, h := range hosts {
+	// PERF_GOGC is the module's GOGC, set through the VM environment as
+	// Envoy's vm_config.environment_variables would (the base keeps the
+	// default): with PERF_BASE_WASM=plugin.wasm it measures the setting.
+	envs := make([]map[string]string, len(mods))
+	envs[0] = gogcEnv()
+	hosts := make([]*envoyhost.Host, len(mods))
+	wz := make([][][]float64, len(mods))
+	wzReq := make([][][]float64, len(mods)) // every request's µs
+
+	traces := make([][][]string, len(mods))
+	for m, mod := range mods {
+		hosts[m] = newPerfHostWasm(t, mod, envs[m])
+		wz[m] = make([][]float64, len(scs))
+		wzReq[m] = make([][]float64, len(scs))
+		traces[m] = make([][]string, len(scs))
+		h := hosts[m]
+		for i, sc := range scs {
+			h.MeasureModuleTime(true)
+			perfDo(t, h, warm(i), sc.status)
+			for _, tr := range h.TakeModuleTime().Trace {
+				traces[m][i] = append(traces[m][i], tr.Export)
+			}
+			for range 3 {
+				perfDo(t, h, warm(i), sc.status)
+			}
+		}
 		h.MeasureModuleTime(false)
 	}
 	for r := range rounds {
 		for i, sc := range scs {
-			h := hosts[b2i(sc.delegated())]
-			h.TakeModuleTime()
-			for _, q := range reqs[i][r] {
-				perfDo(t, h, q, sc.status)
+			for k := range mods {
+				m := k
+				if r%2 == 1 {
+					m = len(mods) - 1 - k
+				}
+				h := hosts[m]
+				h.TakeModuleTime()
+				var sum float64
+				for _, q := range reqs[i][r] {
+					perfDo(t, h, q, sc.status)
+					us := float64(h.TakeModuleTime().Module().Nanoseconds()) / 1e3
+					sum += us
+					wzReq[m][i] = append(wzReq[m][i], us)
+				}
+				wz[m][i] = append(wz[m][i], sum/float64(len(reqs[i][r])))
 			}
-			wz[i] = append(wz[i], float64(h.TakeModuleTime().Module().Nanoseconds())/1e3/float64(len(reqs[i][r])))
 		}
 	}
 
-	v8, v8note := runV8(t, scs, reqs, rounds, warm, traces)
+	v8, v8Req, v8note := runV8(t, scs, reqs, rounds, warm, traces, len(mods) > 1)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "module µs per request, best of %d interleaved rounds (%s)\n\n", rounds, time.Now().UTC().Format("2006-01-02"))
 	b.WriteString("| scenario | native | wazero | V8 | wazero/native | V8/native |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for i, sc := range scs {
-		n, w := best(native[i]), best(wz[i])
+		n, w := best(native[i]), best(wz[0][i])
 		v8s, v8r := v8note, "–"
 		if v8 != nil {
-			v := best(v8[i])
+			v := best(v8[0][i])
 			v8s, v8r = us(v), fmt.Sprintf("%.1f×", v/n)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f× | %s |\n", sc.name, us(n), us(w), v8s, w/n, v8r)
 	}
-	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(h.Worker(0).MemoryPages())/16)
+	if len(mods) > 1 {
+		// Best round means, then every request's median: a round's mean
+		// includes the garbage collections, the median is what load on a
+		// shared machine moves least.
+		for _, stat := range []struct {
+			title string
+			wz    [][][]float64
+			v8    [][][]float64
+			of    func([]float64) float64
+		}{
+			{"best round", wz, v8, best},
+			{"median request", wzReq, v8Req, median},
+		} {
+			fmt.Fprintf(&b, "\nbase module (PERF_BASE_WASM) and this one, interleaved in the same rounds: %s\n\n", stat.title)
+			b.WriteString("| scenario | wazero base | wazero | ratio | V8 base | V8 | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+			for i, sc := range scs {
+				wb, w := stat.of(stat.wz[1][i]), stat.of(stat.wz[0][i])
+				v8b, v8n, v8r := v8note, v8note, "–"
+				if stat.v8 != nil {
+					vb, v := stat.of(stat.v8[1][i]), stat.of(stat.v8[0][i])
+					v8b, v8n, v8r = us(vb), us(v), fmt.Sprintf("%.2f×", v/vb)
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %.2f× | %s | %s | %s |\n", sc.name, us(wb), us(w), w/wb, v8b, v8n, v8r)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(hosts[0].Worker(0).MemoryPages())/16)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		// Other load inflates every figure; say how much there was.
 		fmt.Fprintf(&b, "; load average %s", strings.Join(strings.Fields(string(la))[:3], " "))
@@ -133,11 +188,27 @@ func TestPerfTable(t *testing.T) {
 	}
 }
 
+// gogcEnv is the module's environment under PERF_GOGC (nil without).
+func gogcEnv() map[string]string {
+	if g := os.Getenv("PERF_GOGC"); g != "" {
+		return map[string]string{"GOGC": g}
+	}
+	return nil
+}
+
 func us(v float64) string {
 	if v >= 100 {
 		return fmt.Sprintf("%.0f µs", v)
 	}
 	return fmt.Sprintf("%.1f µs", v)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
 }
 
 func best(v []float64) float64 {
@@ -148,9 +219,8 @@ func best(v []float64) float64 {
 }
 
 type v8Request struct {
-	Headers  envoyhost.Pairs `json:"headers"`
-	Body     string          `json:"body"`
-	Metadata map[string]any  `json:"metadata,omitempty"` // filter_metadata by namespace
+	Headers envoyhost.Pairs `json:"headers"`
+	Body    string          `json:"body"`
 }
 
 type v8Answer struct {
@@ -159,18 +229,19 @@ type v8Answer struct {
 	Body    string          `json:"body"`
 }
 
-func v8Req(r *envoyhost.Request) v8Request {
-	return v8Request{r.HeaderPairs(), string(r.Body), metadataJSON(r.Metadata)}
-}
+func v8Req(r *envoyhost.Request) v8Request { return v8Request{r.HeaderPairs(), string(r.Body)} }
 
 // runV8 runs the scenarios in e2e/v8bench/host.mjs under node --no-liftoff
-// and returns per scenario the µs of each round; without node, nil and a
-// note for the table. The export calls of each scenario's first request
-// must be the ones the wazero host made, or the comparison is not fair.
-func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][]string) ([][]float64, string) {
+// and returns per module (the module, then the base with withBase) and
+// scenario the µs of each round; without node, nil and a note for the
+// table. The export calls of each scenario's first request must be the ones
+// the wazero host made with the same module, or the comparison is not
+// fair. PERF_NODE_FLAGS adds node flags (e.g. --cpu-prof --cpu-prof-dir=DIR
+// for a profile of the run).
+func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][][]string, withBase bool) (roundsOut, requestsOut [][][]float64, note string) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return nil, "no node"
+		return nil, nil, "no node"
 	}
 	wasmPath := os.Getenv("PLUGIN_WASM")
 	if wasmPath == "" {
@@ -181,20 +252,21 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	type scenarioIn struct {
 		Name     string        `json:"name"`
-		Plugin   int           `json:"plugin"` // index into PluginConfigs
 		Status   int           `json:"status"`
 		Warmup   v8Request     `json:"warmup"`
 		Requests [][]v8Request `json:"requests"`
 	}
 	in := struct {
-		Wasm          string              `json:"wasm"`
-		PluginConfigs []string            `json:"pluginConfigs"`
-		Clusters      map[string]v8Answer `json:"clusters"`
-		Route         string              `json:"route"`
-		Rounds        int                 `json:"rounds"`
-		Scenarios     []scenarioIn        `json:"scenarios"`
+		Wasm         string              `json:"wasm"`
+		BaseWasm     string              `json:"baseWasm,omitempty"`
+		Env          map[string]string   `json:"env,omitempty"`
+		PluginConfig string              `json:"pluginConfig"`
+		Clusters     map[string]v8Answer `json:"clusters"`
+		Route        string              `json:"route"`
+		Rounds       int                 `json:"rounds"`
+		Scenarios    []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, PluginConfigs: []string{perfPluginConfig(t, false), perfPluginConfig(t, true)}, Route: "app", Rounds: rounds,
+		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], Env: gogcEnv(), PluginConfig: e2etest.PluginConfig(t, e2etest.StackOpts{}), Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(e2etest.LumaCart))}}, e2etest.LumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
@@ -202,7 +274,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		},
 	}
 	for i, sc := range scs {
-		s := scenarioIn{Name: sc.name, Plugin: b2i(sc.delegated()), Status: sc.status, Warmup: v8Req(warm(i))}
+		s := scenarioIn{Name: sc.name, Status: sc.status, Warmup: v8Req(warm(i))}
 		for r := range rounds {
 			var rs []v8Request
 			for _, q := range reqs[i][r] {
@@ -217,31 +289,49 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 		t.Fatal(err)
 	}
 	inPath := filepath.Join(t.TempDir(), "v8bench.json")
+	if keep := os.Getenv("PERF_V8_INPUT"); keep != "" {
+		// Kept to profile the V8 leg alone: node --no-liftoff --cpu-prof
+		// e2e/v8bench/host.mjs FILE.
+		inPath = keep
+	}
 	if err := os.WriteFile(inPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, "--no-liftoff", filepath.Join("..", "v8bench", "host.mjs"), inPath)
+	args := append([]string{"--no-liftoff"}, strings.Fields(os.Getenv("PERF_NODE_FLAGS"))...)
+	cmd := exec.Command(node, append(args, filepath.Join("..", "v8bench", "host.mjs"), inPath)...)
 	cmd.Stderr = os.Stderr
 	outb, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("node: %v", err)
 	}
 	var out struct {
-		Scenarios map[string]struct {
-			Exports []string  `json:"exports"`
-			Rounds  []float64 `json:"rounds"`
-		} `json:"scenarios"`
+		Modules []struct {
+			Scenarios map[string]struct {
+				Exports  []string  `json:"exports"`
+				Rounds   []float64 `json:"rounds"`
+				Requests []float64 `json:"requests"`
+			} `json:"scenarios"`
+		} `json:"modules"`
 	}
 	if err := json.Unmarshal(outb, &out); err != nil {
 		t.Fatalf("node output %q: %v", outb, err)
 	}
-	res := make([][]float64, len(scs))
-	for i, sc := range scs {
-		got := out.Scenarios[sc.name]
-		if !slices.Equal(got.Exports, traces[i]) {
-			t.Errorf("%s: V8 host called %v, wazero host %v", sc.name, got.Exports, traces[i])
-		}
-		res[i] = got.Rounds
+	if len(out.Modules) != len(traces) {
+		t.Fatalf("node measured %d modules, want %d", len(out.Modules), len(traces))
 	}
-	return res, ""
+	res := make([][][]float64, len(traces))
+	resReq := make([][][]float64, len(traces))
+	for m := range traces {
+		res[m] = make([][]float64, len(scs))
+		resReq[m] = make([][]float64, len(scs))
+		for i, sc := range scs {
+			got := out.Modules[m].Scenarios[sc.name]
+			if !slices.Equal(got.Exports, traces[m][i]) {
+				t.Errorf("%s (module %d): V8 host called %v, wazero host %v", sc.name, m, got.Exports, traces[m][i])
+			}
+			res[m][i] = got.Rounds
+			resReq[m][i] = got.Requests
+		}
+	}
+	return res, resReq, ""
 }

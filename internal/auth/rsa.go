@@ -25,6 +25,7 @@ var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x
 // expected PKCS#1 v1.5 encoding up to the hash.
 type rsaKey struct {
 	n      *bigmod.Modulus
+	m2048  *rsa2048 // 2048-bit moduli: the generated Montgomery multiplication
 	e      uint
 	size   int    // modulus bytes
 	prefix []byte // 0x00 0x01 0xFF.. 0x00 DigestInfo
@@ -58,6 +59,9 @@ func newRSAKey(n, e []byte) (*rsaKey, error) {
 		return nil, errors.New("RSA key modulus is even")
 	}
 	k := &rsaKey{n: m, e: ev, size: m.Size()}
+	if bits == 2048 {
+		k.m2048 = newRSA2048(n)
+	}
 	k.prefix = make([]byte, k.size-sha256.Size)
 	k.prefix[1] = 0x01
 	pad := k.prefix[2 : len(k.prefix)-len(sha256DigestInfo)-1]
@@ -75,12 +79,23 @@ func (k *rsaKey) verify(hashed, sig []byte) bool {
 	if len(sig) != k.size || len(hashed) != sha256.Size {
 		return false
 	}
-	s, err := bigmod.NewNat().SetBytes(sig, k.n) // refuses s >= n
-	if err != nil {
+	em, ok := k.decrypt(sig)
+	if !ok {
 		return false
 	}
-	em := bigmod.NewNat().ExpShortVarTime(s, k.e, k.n).Bytes(k.n)
-	ok := subtle.ConstantTimeCompare(em[:len(k.prefix)], k.prefix)
-	ok &= subtle.ConstantTimeCompare(em[len(k.prefix):], hashed)
-	return ok == 1
+	eq := subtle.ConstantTimeCompare(em[:len(k.prefix)], k.prefix)
+	eq &= subtle.ConstantTimeCompare(em[len(k.prefix):], hashed)
+	return eq == 1
+}
+
+// decrypt is sig^e mod n as k.size bytes; false when sig >= n.
+func (k *rsaKey) decrypt(sig []byte) ([]byte, bool) {
+	if k.m2048 != nil {
+		return k.m2048.exp(sig, k.e)
+	}
+	s, err := bigmod.NewNat().SetBytes(sig, k.n) // refuses s >= n
+	if err != nil {
+		return nil, false
+	}
+	return bigmod.NewNat().ExpShortVarTime(s, k.e, k.n).Bytes(k.n), true
 }

@@ -2,6 +2,8 @@ package cart
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"os"
@@ -132,5 +134,18 @@ func BenchmarkBuild(b *testing.B) {
 	for b.Loop() {
 		c, _ := Build(Input{SessionKey: in.SessionKey, Domain: in.Domain, Cart: mc, PaymentMethodOptions: "[]"})
 		c.AppendJSON(nil)
+	}
+}
+
+// An id is the hash of kind, key and index as the contract spells it, and
+// costs one allocation: the id.
+func TestIDIsTheContractsHashInOneAllocation(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	h := sha256.Sum256([]byte("item\x00" + key + "\x0012"))
+	if got, want := ID("item", key, 12), "item_"+hex.EncodeToString(h[:16]); got != want {
+		t.Errorf("ID = %s, want %s", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { ID("item", key, 12) }); n != 1 {
+		t.Errorf("%v allocations per id, want 1", n)
 	}
 }

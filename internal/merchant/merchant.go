@@ -132,15 +132,25 @@ func parseCart(body []byte, lim Limits) (*Cart, *parseErr) {
 	if !cart.IsObject() {
 		return nil, bad("cart: must be an object")
 	}
+	// One pass over the cart's members, as over each line's; the first of
+	// repeated names wins, as with Get.
+	var f [numCartFields]gjson.Result
+	var seen [numCartFields]bool
+	cart.ForEach(func(k, v gjson.Result) bool {
+		if i, ok := fieldIndex(cartFields[:], k.Str); ok && !seen[i] {
+			f[i], seen[i] = v, true
+		}
+		return true
+	})
 	c := &Cart{}
 	var perr *parseErr
-	if pid := cart.Get("platform_id"); pid.Exists() && pid.Type != gjson.Null {
+	if pid := f[0]; pid.Exists() && pid.Type != gjson.Null {
 		if pid.Type != gjson.String {
 			return nil, bad("cart.platform_id: must be a string")
 		}
 		c.PlatformID = pid.Str
 	}
-	cur := cart.Get("currency")
+	cur := f[1]
 	if cur.Type != gjson.String {
 		return nil, bad("cart.currency: required string")
 	}
@@ -148,42 +158,63 @@ func parseCart(body []byte, lim Limits) (*Cart, *parseErr) {
 	if c.Currency, ok = money.Lookup(cur.Str); !ok {
 		return nil, bad("cart.currency: not an ISO 4217 currency")
 	}
-	if c.ShippingTotal, perr = amount(cart.Get("shipping_total"), "cart.shipping_total", "", false); perr != nil {
+	if c.ShippingTotal, perr = amount(f[2], "cart.shipping_total", "", false); perr != nil {
 		return nil, perr
 	}
-	if c.TaxTotal, perr = amount(cart.Get("tax_total"), "cart.tax_total", "", false); perr != nil {
+	if c.TaxTotal, perr = amount(f[3], "cart.tax_total", "", false); perr != nil {
 		return nil, perr
 	}
-	if cp := cart.Get("coupons"); cp.Exists() && cp.Type != gjson.Null {
+	if cp := f[4]; cp.Exists() && cp.Type != gjson.Null {
 		if !cp.IsArray() {
 			return nil, bad("cart.coupons: must be an array of strings")
 		}
-		for i, x := range cp.Array() {
+		i := 0
+		cp.ForEach(func(_, x gjson.Result) bool {
 			if x.Type != gjson.String {
-				return nil, bad("cart.coupons[%d]: must be a string", i)
+				perr = bad("cart.coupons[%d]: must be a string", i)
+				return false
 			}
 			c.Coupons = append(c.Coupons, x.Str)
-		}
-	}
-	lines := cart.Get("line_items")
-	if !lines.IsArray() {
-		return nil, bad("cart.line_items: required array")
-	}
-	items := lines.Array()
-	if len(items) > lim.MaxLineItems {
-		return nil, bad("cart.line_items: more than %d lines", lim.MaxLineItems)
-	}
-	for i, it := range items {
-		l, perr := parseLine(it, "cart.line_items["+strconv.Itoa(i)+"]")
+			i++
+			return true
+		})
 		if perr != nil {
 			return nil, perr
 		}
+	}
+	lines := f[5]
+	if !lines.IsArray() {
+		return nil, bad("cart.line_items: required array")
+	}
+	n := 0
+	lines.ForEach(func(_, _ gjson.Result) bool { n++; return n <= lim.MaxLineItems })
+	if n > lim.MaxLineItems {
+		return nil, bad("cart.line_items: more than %d lines", lim.MaxLineItems)
+	}
+	c.Lines = make([]Line, 0, n)
+	lines.ForEach(func(_, it gjson.Result) bool {
+		var l Line
+		if l, perr = parseLine(it, len(c.Lines)); perr != nil {
+			return false
+		}
 		c.Lines = append(c.Lines, l)
+		return true
+	})
+	if perr != nil {
+		return nil, perr
 	}
 	return c, nil
 }
 
-func parseLine(it gjson.Result, key string) (Line, *parseErr) {
+// The members of the cart parseCart reads.
+const numCartFields = 6
+
+var cartFields = [numCartFields]string{"platform_id", "currency", "shipping_total", "tax_total", "coupons", "line_items"}
+
+// parseLine reads line number index; its name in an error is built only
+// for the error.
+func parseLine(it gjson.Result, index int) (Line, *parseErr) {
+	key := lineKey(index)
 	if !it.IsObject() {
 		return Line{}, bad("%s: must be an object", key)
 	}
@@ -192,7 +223,7 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 	var f [numLineFields]gjson.Result
 	var seen [numLineFields]bool
 	it.ForEach(func(k, v gjson.Result) bool {
-		if i, ok := lineField(k.Str); ok && !seen[i] {
+		if i, ok := fieldIndex(lineFields[:], k.Str); ok && !seen[i] {
 			f[i], seen[i] = v, true
 		}
 		return true
@@ -267,9 +298,15 @@ func parseLine(it gjson.Result, key string) (Line, *parseErr) {
 	return l, nil
 }
 
+// lineKey names a line in an error, "cart.line_items[i]", when printed: a
+// cart that passes builds no name.
+type lineKey int
+
+func (k lineKey) String() string { return "cart.line_items[" + strconv.Itoa(int(k)) + "]" }
+
 // amount reads a non-negative integer no larger than money.Max. Absent is 0
-// unless required.
-func amount(v gjson.Result, key, field string, required bool) (int64, *parseErr) {
+// unless required. key is a string or a lineKey, printed only on error.
+func amount(v gjson.Result, key any, field string, required bool) (int64, *parseErr) {
 	if !v.Exists() || v.Type == gjson.Null {
 		if required {
 			return 0, bad("%s%s: required", key, field)
@@ -297,9 +334,9 @@ var lineFields = [numLineFields]string{
 	"quantity", "unit_price", "available_quantity", "msrp", "image", "requires_shipping",
 }
 
-// lineField finds a member's index in lineFields.
-func lineField(name string) (int, bool) {
-	for i, n := range lineFields {
+// fieldIndex finds a member's index in fields.
+func fieldIndex(fields []string, name string) (int, bool) {
+	for i, n := range fields {
 		if n == name {
 			return i, true
 		}

@@ -4,10 +4,11 @@
 package sessionkey
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,33 +36,97 @@ type Input struct {
 // value (bytewise), so their order in the request does not matter; the
 // input slice is not modified.
 func Compute(secret []byte, in Input) string {
+	return NewKeyer(secret).Key(in)
+}
+
+// Keyer computes session keys under one secret without allocating beyond
+// the key itself: HMAC's inner and outer hash states after the padded
+// secret are computed once, and each key restores them into one reused
+// SHA-256 and writes M into one reused buffer (hmac.New allocated both
+// digests and both pads per key). Not for concurrent use: a transfer
+// engine, and so its Keyer, belongs to one VM.
+type Keyer struct {
+	inner, outer []byte    // marshalled SHA-256 states after key^ipad, key^opad
+	h            hash.Hash // a SHA-256, restored to inner or outer per use
+	m            []byte    // M, reused
+	sum          [sha256.Size]byte
+	sorted       []Cookie // the cookies' sorted copy, reused
+}
+
+// NewKeyer prepares the HMAC-SHA256 of secret (RFC 2104).
+func NewKeyer(secret []byte) *Keyer {
+	key := secret
+	if len(key) > sha256.BlockSize {
+		s := sha256.Sum256(key)
+		key = s[:]
+	}
+	var ipad, opad [sha256.BlockSize]byte
+	copy(ipad[:], key)
+	copy(opad[:], key)
+	for i := range ipad {
+		ipad[i] ^= 0x36
+		opad[i] ^= 0x5c
+	}
+	state := func(pad []byte) []byte {
+		h := sha256.New()
+		h.Write(pad)
+		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			panic("sessionkey: SHA-256 state: " + err.Error()) // crypto/sha256 always marshals
+		}
+		return b
+	}
+	return &Keyer{inner: state(ipad[:]), outer: state(opad[:]), h: sha256.New()}
+}
+
+// Key returns the session key of in (see Compute).
+func (k *Keyer) Key(in Input) string {
 	kind := "s"
 	if in.ObjectHandle {
 		kind = "o"
 	}
-	count := strconv.Itoa(len(in.Cookies))
-	cookies := Sorted(in.Cookies)
-	// M is built in one buffer and hashed with one Write: the wasm VM is
-	// single-threaded and garbage-collected, so allocations are not free.
-	size := 4*7 + len(Label) + len(in.Domain) + len(kind) + len(in.Handle) + len(in.Token) + len(count)
-	for _, c := range cookies {
-		size += 8 + len(c.Name) + len(c.Value)
+	var countBuf [20]byte
+	count := strconv.AppendInt(countBuf[:0], int64(len(in.Cookies)), 10)
+	cookies := in.Cookies
+	if !slices.IsSortedFunc(cookies, compareCookies) {
+		k.sorted = append(k.sorted[:0], cookies...)
+		slices.SortFunc(k.sorted, compareCookies)
+		cookies = k.sorted
 	}
-	m := make([]byte, 0, size)
+	m := k.m[:0]
 	m = field(m, Label)
 	m = field(m, in.Domain)
 	m = field(m, kind)
 	m = field(m, in.Handle)
 	m = field(m, in.Token)
-	m = field(m, count)
+	m = binary.BigEndian.AppendUint32(m, uint32(len(count)))
+	m = append(m, count...)
 	for _, c := range cookies {
 		m = field(m, c.Name)
 		m = field(m, c.Value)
 	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(m)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(mac.Sum(sum[:0]))
+	k.m = m
+	u := k.h.(encoding.BinaryUnmarshaler)
+	if err := u.UnmarshalBinary(k.inner); err != nil {
+		panic("sessionkey: SHA-256 state: " + err.Error())
+	}
+	k.h.Write(m)
+	inner := k.h.Sum(k.sum[:0])
+	if err := u.UnmarshalBinary(k.outer); err != nil {
+		panic("sessionkey: SHA-256 state: " + err.Error())
+	}
+	k.h.Write(inner)
+	clear(k.sorted) // keep no request's cookies alive past it
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], k.h.Sum(k.sum[:0]))
+	return string(out[:])
+}
+
+func compareCookies(a, b Cookie) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Value, b.Value)
 }
 
 // field appends s as its 4-byte big-endian length, then its bytes.
@@ -73,11 +138,6 @@ func field(m []byte, s string) []byte {
 // Sorted returns a copy of cookies sorted by name, then value, bytewise.
 func Sorted(cookies []Cookie) []Cookie {
 	out := append([]Cookie(nil), cookies...)
-	slices.SortFunc(out, func(a, b Cookie) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
+	slices.SortFunc(out, compareCookies)
 	return out
 }

@@ -1,6 +1,11 @@
 package sessionkey
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -60,9 +65,10 @@ func TestFieldsAreUnambiguous(t *testing.T) {
 func BenchmarkCompute(b *testing.B) {
 	in := Input{Domain: "staging.luma.gift", ObjectHandle: true, Handle: "cart-12345", Token: "9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
 		Cookies: []Cookie{{"form_key", "XyZ"}, {"PHPSESSID", "abc123"}, {"_fbp", "fb.1.1700000000.123"}}}
+	k := NewKeyer([]byte(secret))
 	b.ReportAllocs()
 	for b.Loop() {
-		Compute([]byte(secret), in)
+		k.Key(in)
 	}
 }
 
@@ -74,5 +80,61 @@ func TestComputeAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { Compute([]byte(secret), in) })
 	if allocs > 12 {
 		t.Errorf("%v allocations per key, want at most 12", allocs)
+	}
+}
+
+// A Keyer, reused across keys and secrets of every length (a secret longer
+// than SHA-256's block is hashed first), agrees with crypto/hmac over M
+// built as Compute always built it.
+func TestKeyerAgreesWithCryptoHMAC(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	str := func(n int) string {
+		b := make([]byte, r.IntN(n))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return string(b)
+	}
+	for _, secretLen := range []int{32, 63, 64, 65, 200} {
+		sec := []byte(strings.Repeat("k", secretLen))
+		k := NewKeyer(sec)
+		for range 50 {
+			in := Input{Domain: str(30), ObjectHandle: r.IntN(2) == 0, Handle: str(60), Token: str(40)}
+			for range r.IntN(5) {
+				in.Cookies = append(in.Cookies, Cookie{str(4), str(6)})
+			}
+			kind := "s"
+			if in.ObjectHandle {
+				kind = "o"
+			}
+			var m []byte
+			for _, f := range []string{Label, in.Domain, kind, in.Handle, in.Token, string(rune('0' + len(in.Cookies)))} {
+				m = field(m, f)
+			}
+			for _, c := range Sorted(in.Cookies) {
+				m = field(field(m, c.Name), c.Value)
+			}
+			mac := hmac.New(sha256.New, sec)
+			mac.Write(m)
+			if got, want := k.Key(in), hex.EncodeToString(mac.Sum(nil)); got != want {
+				t.Fatalf("secret of %d bytes, %+v: %s, want %s", secretLen, in, got, want)
+			}
+		}
+	}
+}
+
+// Once warm, a key allocates only its hex string, and the cookies it sorted
+// are not kept.
+func TestKeyerAllocatesOnlyTheKey(t *testing.T) {
+	in := Input{Domain: "staging.luma.gift", ObjectHandle: true, Handle: "cart-12345", Token: "9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
+		Cookies: []Cookie{{Name: "form_key", Value: "XyZ"}, {Name: "PHPSESSID", Value: "abc123"}}}
+	k := NewKeyer([]byte(secret))
+	if allocs := testing.AllocsPerRun(100, func() { k.Key(in) }); allocs != 1 {
+		t.Errorf("%v allocations per key, want 1", allocs)
+	}
+	for _, c := range k.sorted {
+		if c != (Cookie{}) {
+			t.Fatalf("sorted cookies kept: %v", k.sorted)
+		}
 	}
 }

@@ -7,6 +7,8 @@
 // merchant or a backend. It is pure and knows nothing of Envoy.
 package tracecontext
 
+import "github.com/firmly/session-transfer-filter/internal/headermap"
+
 // Names are the trace headers copied, in the order they are copied: W3C
 // Trace Context, B3 single and multi header, and Google Cloud Trace.
 var Names = [...]string{
@@ -19,43 +21,17 @@ var Names = [...]string{
 // its length.
 const MaxValueBytes = 512
 
-// Pick returns the trace headers of h (lower-case names, every value of a
-// repeated header) to copy onto a callout, in the order of Names. A header
+// Pick returns the trace headers of h (lower-case names; a repeated header
+// counts every value) to copy onto a callout, in the order of Names. A header
 // that is repeated or malformed is left out.
-func Pick(h [][2]string) [][2]string {
-	var count [len(Names)]int
-	var value [len(Names)]string
-	found := false
-	for _, kv := range h {
-		if i := index(kv[0]); i >= 0 {
-			count[i]++
-			value[i] = kv[1]
-			found = true
-		}
-	}
-	if !found {
-		return nil
-	}
+func Pick(h headermap.Headers) [][2]string {
 	var out [][2]string
-	for i, name := range Names {
-		if count[i] == 1 && Valid(name, value[i]) {
-			out = append(out, [2]string{name, value[i]})
+	for _, name := range Names {
+		if v, n := h.Get(name); n == 1 && Valid(name, v) {
+			out = append(out, [2]string{name, v})
 		}
 	}
 	return out
-}
-
-func index(name string) int {
-	// Cheap rejection first: every trace header starts with t, b or x.
-	if name == "" || (name[0] != 't' && name[0] != 'b' && name[0] != 'x') {
-		return -1
-	}
-	for i, n := range Names {
-		if n == name {
-			return i
-		}
-	}
-	return -1
 }
 
 // Valid reports whether value is a well-formed value of the trace header

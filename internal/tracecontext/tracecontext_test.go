@@ -1,6 +1,7 @@
 package tracecontext
 
 import (
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"reflect"
 	"regexp"
 	"strings"
@@ -48,7 +49,7 @@ func TestPick(t *testing.T) {
 		{"other headers are never copied", [][2]string{{"x-b3-other", "1"}, {"grpc-trace-bin", "AAA"}}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := Pick(c.in); !reflect.DeepEqual(got, c.want) {
+			if got := Pick(headermap.Pairs(c.in)); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("Pick = %q\nwant %q", got, c.want)
 			}
 		})
@@ -108,7 +109,7 @@ func FuzzPick(f *testing.F) {
 	f.Add("b3", "x", "b3", "y", "x-b3-sampled", "\n")
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, n3, v3 string) {
 		in := [][2]string{{n1, v1}, {n2, v2}, {n3, v3}}
-		got := Pick(in)
+		got := Pick(headermap.Pairs(in))
 		seen := map[string]bool{}
 		for _, kv := range got {
 			if seen[kv[0]] {
@@ -143,4 +144,18 @@ func FuzzPick(f *testing.F) {
 			}
 		}
 	})
+}
+
+// index is the position of name in Names, or -1.
+func index(name string) int {
+	// Cheap rejection first: every trace header starts with t, b or x.
+	if name == "" || (name[0] != 't' && name[0] != 'b' && name[0] != 'x') {
+		return -1
+	}
+	for i, n := range Names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/internal/apierror"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/request"
 )
 
@@ -54,11 +55,11 @@ const maxUpstreamReason = 256
 // verified (SPEC §2.2c). The header is not parsed; the header-map rule (a
 // repeated header is 401) still holds, and the header decides the
 // challenge when there is no payload.
-func (e *Engine) startDelegated(h [][2]string, route request.Route, authz []string, now time.Time) (*Transfer, Step) {
-	if len(authz) > 1 {
+func (e *Engine) startDelegated(h headermap.Headers, route request.Route, authz string, n int, now time.Time) (*Transfer, Step) {
+	if n > 1 {
 		return nil, replyPayloadRepeated
 	}
-	tokenSent := len(authz) == 1 && trimmedToken(authz[0])
+	tokenSent := n == 1 && trimmedToken(authz)
 	vp := e.cfg.Auth.VerifiedPayload
 	read := e.metadata
 	if read == nil {
@@ -80,7 +81,9 @@ func (e *Engine) startDelegated(h [][2]string, route request.Route, authz []stri
 	case res.Err != nil:
 		return nil, authRefusal(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason), true)
 	}
-	return e.afterAuth(h, route, res.Claims)
+	t, step := e.afterAuth(h, route, res.Claims)
+	step.Claims = res.Claims
+	return t, step
 }
 
 // upstreamReason is the message jwt_authn left under its

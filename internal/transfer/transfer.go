@@ -16,6 +16,7 @@ import (
 	"github.com/firmly/session-transfer-filter/internal/auth"
 	"github.com/firmly/session-transfer-filter/internal/cart"
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 	"github.com/firmly/session-transfer-filter/internal/merchant"
 	"github.com/firmly/session-transfer-filter/internal/request"
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
@@ -29,6 +30,7 @@ type Engine struct {
 	cfg      *config.Config
 	verifier *auth.Verifier
 	metadata MetadataReader // auth.verified_payload only
+	keyer    *sessionkey.Keyer
 }
 
 // New prepares an engine; an error names the configuration key at fault.
@@ -43,7 +45,7 @@ func New(cfg *config.Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, verifier: v}, nil
+	return &Engine{cfg: cfg, verifier: v, keyer: sessionkey.NewKeyer(cfg.SessionKey)}, nil
 }
 
 // Verifier is the token verifier, for the remote-JWKS fetcher to hand it
@@ -105,6 +107,18 @@ type Response struct {
 	Body    []byte
 	// Error is the catalogue entry when the reply is an error.
 	Error *apierror.Error
+
+	headerMap headermap.Map // Headers serialised, when built once in advance
+}
+
+// HeaderMap is Headers in proxy-wasm's serialised form, as
+// proxy_send_local_response takes them; an error's are serialised once
+// for every reply.
+func (r *Response) HeaderMap() headermap.Map {
+	if r.headerMap != nil {
+		return r.headerMap
+	}
+	return headermap.Serialize(r.Headers)
 }
 
 // Outcome is "transferred" or the error name (SPEC §2.9).
@@ -151,12 +165,20 @@ var (
 // the remote JWKS that failed (SPEC §2.2b).
 func KeysUnavailable() Step { return replyRefetchFailed }
 
+// An error's headers, and with them serialised: one of two sets.
+var (
+	errorHeaders        = [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	errorHeaderMap      = headermap.Serialize(errorHeaders)
+	errorHeadersAllow   = append(errorHeaders[:len(errorHeaders):len(errorHeaders)], [2]string{"allow", "POST"})
+	errorHeaderMapAllow = headermap.Serialize(errorHeadersAllow)
+)
+
 func errorReply(err *apierror.Error) Step {
-	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	h, hm := errorHeaders, errorHeaderMap
 	if err.Kind == apierror.MethodNotAllowed {
-		h = append(h, [2]string{"allow", "POST"})
+		h, hm = errorHeadersAllow, errorHeaderMapAllow
 	}
-	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err}}
+	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err, headerMap: hm}}
 }
 
 func (t *Transfer) fail(err *apierror.Error) Step {
@@ -164,34 +186,18 @@ func (t *Transfer) fail(err *apierror.Error) Step {
 	return errorReply(err)
 }
 
-func values(h [][2]string, key string) []string {
-	var out []string
-	for _, kv := range h {
-		if kv[0] == key {
-			out = append(out, kv[1])
-		}
-	}
-	return out
-}
-
-func first(h [][2]string, key string) string {
-	for _, kv := range h {
-		if kv[0] == key {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
 // Start looks at the request headers (keys lower-case, pseudo-headers
-// included, every value of repeated headers). A nil Transfer means the
-// request is not a transfer, or was answered already.
-func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
-	route, ok := request.MatchRoute(first(h, ":path"))
+// included, every value of repeated headers: a headermap.Map as the host
+// serialised it, or headermap.Pairs). It reads only the names it decides
+// on. A nil Transfer means the request is not a transfer, or was answered
+// already.
+func (e *Engine) Start(h headermap.Headers, now time.Time) (*Transfer, Step) {
+	path, _ := h.Get(":path")
+	route, ok := request.MatchRoute(path)
 	if !ok {
 		return nil, Step{Kind: PassThrough}
 	}
-	switch method := first(h, ":method"); method {
+	switch method, _ := h.Get(":method"); method {
 	case "POST":
 	case "OPTIONS":
 		// A browser's CORS preflight: Envoy's CORS filter or the upstream answers.
@@ -201,17 +207,17 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	}
 	// Every value, not the first: the single-value hostcall would let a
 	// second header slip by.
-	authz := values(h, "x-firmly-authorization")
+	authz, n := h.Get("x-firmly-authorization")
 	if e.cfg.Auth.VerifiedPayload != nil {
-		return e.startDelegated(h, route, authz, now)
+		return e.startDelegated(h, route, authz, n, now)
 	}
 	switch {
-	case len(authz) == 0 || strings.Trim(authz[0], " \t") == "":
+	case n == 0 || strings.Trim(authz, " \t") == "":
 		return nil, replyAuthMissing
-	case len(authz) > 1:
+	case n > 1:
 		return nil, replyAuthRepeated
 	}
-	res := e.verifier.Verify(authz[0], now)
+	res := e.verifier.Verify(authz, now)
 	switch {
 	case res.Err != nil && res.Err.Unavailable:
 		return nil, withCache(replyKeysUnavailable, res.Cache)
@@ -231,7 +237,7 @@ func withCache(s Step, c auth.CacheOutcome) Step {
 }
 
 // afterAuth runs the checks that follow authentication (SPEC §2.1's order).
-func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Claims) (*Transfer, Step) {
+func (e *Engine) afterAuth(h headermap.Headers, route request.Route, claims *auth.Claims) (*Transfer, Step) {
 	domain, derr := request.NormalizeDomain(route.RawDomain)
 	if derr != nil {
 		return nil, errorReply(derr)
@@ -240,15 +246,23 @@ func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Clai
 	if m == nil {
 		return nil, replyNotEnabled
 	}
-	if err := request.CheckContentType(values(h, "content-type")); err != nil {
+	// CheckContentType takes every value; only the first is read, and the
+	// count.
+	ct, n := h.Get("content-type")
+	cts := make([]string, n)
+	if n > 0 {
+		cts[0] = ct
+	}
+	if err := request.CheckContentType(cts); err != nil {
 		return nil, merchantReply(err, domain)
 	}
-	if cl := values(h, "content-length"); len(cl) == 1 {
-		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n > int64(e.cfg.Limits.MaxBodyBytes) {
+	if cl, n := h.Get("content-length"); n == 1 {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(e.cfg.Limits.MaxBodyBytes) {
 			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
-	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id"), trace: tracecontext.Pick(h)}
+	requestID, _ := h.Get("x-request-id")
+	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: requestID, trace: tracecontext.Pick(h)}
 	return t, Step{Kind: AwaitBody}
 }
 
@@ -293,7 +307,7 @@ func (t *Transfer) OnBody(body []byte) Step {
 	if err != nil {
 		return t.fail(err)
 	}
-	t.key = sessionkey.Compute(cfg.SessionKey, sessionkey.Input{
+	t.key = t.e.keyer.Key(sessionkey.Input{
 		Domain: t.domain, ObjectHandle: req.ObjectHandle, Handle: req.Handle, Token: req.Token, Cookies: req.Cookies,
 	})
 	m := t.merchant

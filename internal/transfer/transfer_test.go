@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/internal/config"
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 )
 
 const (
@@ -44,7 +45,7 @@ func hsToken(claims string) string {
 
 var goodToken = hsToken(fmt.Sprintf(`{"device_id":"dev-1","exp":%d}`, now.Unix()+60))
 
-func headers(method, path string, extra ...[2]string) [][2]string {
+func headers(method, path string, extra ...[2]string) headermap.Pairs {
 	h := [][2]string{{":method", method}, {":path", path}, {":authority", "api"}}
 	return append(h, extra...)
 }
@@ -61,7 +62,7 @@ func TestStartOrderOfChecks(t *testing.T) {
 	e := engine(t)
 	for _, c := range []struct {
 		name    string
-		h       [][2]string
+		h       headermap.Pairs
 		kind    StepKind
 		status  int
 		errName string
@@ -223,7 +224,7 @@ func TestStepsNameTheMerchantAndOutcome(t *testing.T) {
 	e := engine(t)
 	for _, c := range []struct {
 		name, merchant, outcome string
-		h                       [][2]string
+		h                       headermap.Pairs
 	}{
 		{"a 401 names no merchant", "", "MissingAuthHeader", headers("POST", path)},
 		{"an unconfigured merchant is not named", "", "ErrorCannotTransferSession", headers("POST", "/api/v2/domains/other.shop/session/transfer", authz)},

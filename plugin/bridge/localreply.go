@@ -3,53 +3,40 @@
 package bridge
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/firmly/session-transfer-filter/internal/headermap"
 )
 
 // SendHttpResponse is proxywasm.SendHttpResponse with response-code
 // details: the SDK's always passes empty details, so %RESPONSE_CODE_DETAILS%
 // could not tell one local reply from another (RATIONALE.md, "Local-reply
-// details"). headers are serialised as the SDK does; a grpcStatus outside
-// 0..16 (e.g. -1) means no grpc-status.
-func SendHttpResponse(status uint32, details string, headers [][2]string, body []byte, grpcStatus int32) error {
-	h := serializeMap(headers)
+// details"). headers are serialised (headermap.Serialize), so a reply's
+// constant headers are serialised once; a grpcStatus outside 0..16 (e.g.
+// -1) means no grpc-status.
+func SendHttpResponse(status uint32, details string, headers headermap.Map, body []byte, grpcStatus int32) error {
+	h := headers
+	if len(h) == 0 {
+		h = headermap.Serialize(nil)
+	}
 	var dp, bp *byte
 	if len(details) > 0 {
-		d := []byte(details)
-		dp = &d[0]
+		dp = unsafe.StringData(details) // the host only reads it: no copy
 	}
 	if len(body) > 0 {
 		bp = &body[0]
 	}
-	return statusError(proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
+	return statusError("proxy_send_local_response", proxySendLocalResponse(status, dp, uint32(len(details)), bp, uint32(len(body)), &h[0], uint32(len(h)), grpcStatus))
 }
 
-// serializeMap is proxy-wasm's header-map encoding: the pair count, then
-// each key and value length (little-endian uint32), then each key and value
-// followed by a NUL.
-func serializeMap(ms [][2]string) []byte {
-	size := 4
-	for _, m := range ms {
-		size += len(m[0]) + len(m[1]) + 10
-	}
-	out := make([]byte, 4, size)
-	binary.LittleEndian.PutUint32(out, uint32(len(ms)))
-	for _, m := range ms {
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(m[0])))
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(m[1])))
-	}
-	for _, m := range ms {
-		out = append(append(out, m[0]...), 0)
-		out = append(append(out, m[1]...), 0)
-	}
-	return out
-}
+var errEmptyProperty = errors.New("property path and value must not be empty")
 
 // statusError maps a proxy-wasm status to the SDK's errors.
-func statusError(st uint32) error {
+func statusError(call string, st uint32) error {
 	switch st {
 	case 0:
 		return nil
@@ -66,5 +53,5 @@ func statusError(st uint32) error {
 	case 12:
 		return types.ErrorUnimplemented
 	}
-	return fmt.Errorf("proxy_send_local_response: status %d", st)
+	return fmt.Errorf("%s: status %d", call, st)
 }

@@ -297,6 +297,8 @@ func (s *stream) OnHttpRequestBody(size int, eos bool) types.Action {
 		for i := 0; i < 50; i++ {
 			b, err := proxywasm.GetHttpRequestBody(0, size)
 			if s.mode == "forced-gc" {
+				sink = make([]byte, 16<<20) // memory for the scavenger to return
+				sink = nil
 				runtime.GC()
 			} else {
 				garbage(1 << 20)
