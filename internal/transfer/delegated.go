@@ -39,6 +39,7 @@ func wwwAuthenticate(tokenSent bool) string {
 func authRefusal(err *apierror.Error, tokenSent bool) Step {
 	s := errorReply(err)
 	s.Reply.Headers = append(s.Reply.Headers[:len(s.Reply.Headers):len(s.Reply.Headers)], [2]string{"www-authenticate", wwwAuthenticate(tokenSent)})
+	s.Reply.headerMap = headermap.Serialize(s.Reply.Headers) // errorReply's map lacks the challenge
 	return s
 }
 
