@@ -29,7 +29,7 @@ type httpContext struct {
 	gone    bool // the stream is done; never dispatch the backend write
 
 	// What an operator sees of a transfer (SPEC §2.9).
-	requestID      string    // sanitised x-request-id, "-" when absent
+	requestID      string    // x-request-id when well formed (SPEC §2.5), else "-"
 	start          time.Time // request headers arrived
 	dispatched     time.Time // the outstanding callout was dispatched
 	export         bool      // the outstanding callout is the merchant export
@@ -66,7 +66,9 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	}
 	for _, kv := range h {
 		if kv[0] == "x-request-id" {
-			c.requestID = metrics.Sanitise(kv[1], 128)
+			if id, ok := request.RequestID(kv[1]); ok {
+				c.requestID = id
+			}
 			break
 		}
 	}
@@ -269,7 +271,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	if r.Error != nil {
 		line = append(line, ": "...)
-		line = append(line, metrics.Printable(r.Error.Description)...)
+		line = append(line, r.Error.Description...) // escaped by logMsg
 	}
 	logMsg(level, string(line))
 	return types.ActionPause

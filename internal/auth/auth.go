@@ -59,6 +59,9 @@ type Error struct {
 	// Unavailable: the token is well formed but no key that could check it
 	// is loaded yet (remote JWKS not fetched): 503, not 401.
 	Unavailable bool
+	// Missing: there is no token at all (a bare "Bearer" prefix), so the
+	// 401's challenge carries no error code (RFC 6750 §3.1).
+	Missing bool
 }
 
 func (e *Error) Error() string { return e.Reason }
@@ -116,7 +119,7 @@ func (v *Verifier) HasKeys() bool {
 func (v *Verifier) Verify(header string, now time.Time) Result {
 	tok := trimToken(header)
 	if tok == "" {
-		return Result{Err: refuse("missing device token")}
+		return Result{Err: &Error{Reason: "missing device token", Missing: true}}
 	}
 	if len(tok) > v.opts.MaxTokenBytes {
 		// Before any decoding or hashing.

@@ -131,18 +131,38 @@ type Transfer struct {
 // The constant refusals are built once: answering one formats and
 // allocates nothing. Their Response is shared and never modified.
 var (
-	replyAuthMissing     = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
+	replyAuthMissing     = unauthorized(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"), true)
 	replyAuthRepeated    = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	replyKeysUnavailable = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet"))
 	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
 )
 
+// The challenges of a 401 (RFC 6750 §3, SPEC §2.2): no error code when no
+// token was sent, invalid_token for any other refusal. Never a description,
+// claim or token fragment.
+const (
+	challengeMissing = `Bearer realm="session-transfer"`
+	challengeInvalid = `Bearer realm="session-transfer", error="invalid_token"`
+)
+
 func errorReply(err *apierror.Error) Step {
 	h := [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
-	if err.Kind == apierror.MethodNotAllowed {
+	switch err.Kind {
+	case apierror.MethodNotAllowed:
 		h = append(h, [2]string{"allow", "POST"})
+	case apierror.MissingAuthHeader:
+		h = append(h, [2]string{"www-authenticate", challengeInvalid})
 	}
 	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err}}
+}
+
+// unauthorized is a 401 whose challenge says whether a token was sent.
+func unauthorized(err *apierror.Error, missing bool) Step {
+	s := errorReply(err)
+	if missing {
+		s.Reply.Headers[len(s.Reply.Headers)-1][1] = challengeMissing
+	}
+	return s
 }
 
 func (t *Transfer) fail(err *apierror.Error) Step {
@@ -177,6 +197,11 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	if !ok {
 		return nil, Step{Kind: PassThrough}
 	}
+	if route.Err != nil {
+		// A would-be transfer path that cannot be read: first in SPEC
+		// §2.1's order, so no spelling slips past the later checks.
+		return nil, errorReply(route.Err)
+	}
 	switch method := first(h, ":method"); method {
 	case "POST":
 	case "OPTIONS":
@@ -199,7 +224,7 @@ func (e *Engine) Start(h [][2]string, now time.Time) (*Transfer, Step) {
 	case res.Err != nil && res.Err.Unavailable:
 		return nil, withCache(replyKeysUnavailable, res.Cache)
 	case res.Err != nil:
-		return nil, withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		return nil, withCache(unauthorized(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason), res.Err.Missing), res.Cache)
 	}
 	t, step := e.afterAuth(h, route, res.Claims)
 	step.TokenCache = res.Cache
@@ -229,7 +254,9 @@ func (e *Engine) afterAuth(h [][2]string, route request.Route, claims *auth.Clai
 			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
-	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: first(h, "x-request-id")}
+	// Forwarded only when well formed (SPEC §2.5); never repaired.
+	rid, _ := request.RequestID(first(h, "x-request-id"))
+	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: rid}
 	return t, Step{Kind: AwaitBody}
 }
 
