@@ -177,6 +177,22 @@ func (v *Verifier) verifySignature(t *token) *Error {
 	if t.alg == "ES256" && len(t.sig) != 64 {
 		return refuse("invalid token signature: ES256 wants 64 bytes r||s, got %d", len(t.sig))
 	}
+	if !t.hasKid {
+		// Without a kid every key of the alg could be the one: at most
+		// maxKidlessKeys, so an unauthenticated request costs at most that
+		// many signature checks.
+		n := 0
+		for _, ks := range [...]*KeySet{v.inline, v.remote} {
+			for i := range ks.keysOrNil() {
+				if ks.keys[i].alg == t.alg {
+					n++
+				}
+			}
+		}
+		if n > maxKidlessKeys {
+			return refuse("token has no kid and %d keys could have signed it", n)
+		}
+	}
 	h := sha256.New()
 	h.Write([]byte(t.signingInput))
 	hashed := h.Sum(v.sum[:0])

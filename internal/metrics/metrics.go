@@ -15,6 +15,9 @@ const (
 	TokenCacheMisses = "session_transfer.token_cache_misses"
 	JWKSFetchSuccess = "session_transfer.jwks_fetch_success"
 	JWKSFetchFailure = "session_transfer.jwks_fetch_failure"
+	// JWKSKeysSkipped counts remote keys left out of a fetched set for
+	// breaking a key rule (SPEC §2.2b).
+	JWKSKeysSkipped = "session_transfer.jwks_keys_skipped"
 )
 
 // Tag names as they appear inside a metric name.
