@@ -62,13 +62,13 @@ type span struct {
 
 // frame is one open object or array.
 type frame struct {
-	obj     bool
-	n       int  // members or elements so far
-	key     span // the current member's name (objects)
-	match   int  // how much of Options.Unchecked this frame's path is; -1: none
-	skip    bool // duplicates are not checked here
-	id      int  // the object's number in the document, for the name set
-	few     [8]span
+	obj   bool
+	n     int  // members or elements so far
+	key   span // the current member's name (objects)
+	match int  // how much of Options.Unchecked this frame's path is; -1: none
+	skip  bool // duplicates are not checked here
+	id    int  // the object's number in the document, for the name set
+	few   [8]span
 }
 
 type scanner struct {
