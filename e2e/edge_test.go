@@ -54,6 +54,7 @@ func TestEverySpellingOfTheTransferPathIsATransfer(t *testing.T) {
 			if len(st.host.Callouts()) != 0 {
 				t.Error("callouts without a token")
 			}
+			printableLogs(t, st.host)
 			for _, p := range transferSpellings {
 				calls := len(st.host.Callouts())
 				r := st.req(t, `{"handle":"`+stringHandle+`"}`)
@@ -96,6 +97,7 @@ func TestMalformedTransferPathIs400(t *testing.T) {
 			if len(st.app.received()) != upstream || len(st.host.Callouts()) != calls {
 				t.Error("the upstream or a callout was contacted")
 			}
+			printableLogs(t, st.host)
 		})
 	}
 	// Elsewhere a malformed escape is not the filter's business (the
@@ -147,6 +149,7 @@ func TestEvery401CarriesWWWAuthenticate(t *testing.T) {
 			if got := resp.Header("www-authenticate"); got != c.want {
 				t.Errorf("www-authenticate %q, want %q", got, c.want)
 			}
+			printableLogs(t, st.host)
 		})
 	}
 	for _, r := range []*envoyhost.Request{
@@ -299,6 +302,40 @@ func TestConfigRefusesControlsInClustersAuthoritiesAndPaths(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// Bodies nested deeper than 32 arrays/objects are 400 (SPEC §2.3), inside
+// merchantData too, with no callout; 32 levels are a transfer.
+func TestBodyNestingIsBoundedAt32(t *testing.T) {
+	st := newStack(t, stackOpts{})
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, c := range []struct {
+		name, body string
+		status     int
+	}{
+		{"32 levels", `{"handle":"` + stringHandle + `","x":` + nest(31) + `}`, 200},
+		{"33 levels", `{"handle":"` + stringHandle + `","x":` + nest(32) + `}`, 400},
+		{"32 levels inside merchantData", `{"handle":{"handle":"` + stringHandle + `","merchantData":{"x":` + nest(29) + `}}}`, 200},
+		{"33 levels inside merchantData", `{"handle":{"handle":"` + stringHandle + `","merchantData":{"x":` + nest(30) + `}}}`, 400},
+		{"4 KiB of nested arrays", `{"handle":"` + stringHandle + `","x":` + nest(2000) + `}`, 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := len(st.host.Callouts())
+			resp := st.do(t, st.req(t, c.body))
+			if resp.Status != c.status {
+				t.Fatalf("got %d %s, want %d", resp.Status, resp.Body, c.status)
+			}
+			if c.status == 400 {
+				if e := decodeError(t, resp); e.Error != "ErrorInvalidInputBody" || e.Description != "body: nested deeper than 32" {
+					t.Errorf("got %s %q", e.Error, e.Description)
+				}
+				if len(st.host.Callouts()) != calls {
+					t.Error("a callout was made")
+				}
+			}
+			printableLogs(t, st.host)
 		})
 	}
 }
