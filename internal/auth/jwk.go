@@ -73,7 +73,7 @@ func (k *KeySet) Skipped() []SkippedKey {
 
 // parseJWK prepares one key, or says which key rule of SPEC §2.2 it breaks.
 // Inline, an error refuses the configuration; remote, it skips the key.
-func parseJWK(k gjson.Result, _ bool) (key, error) {
+func parseJWK(k gjson.Result) (key, error) {
 	if !k.IsObject() {
 		return key{}, errors.New("must be a JSON object")
 	}
@@ -163,7 +163,7 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 	var err error
 	i := 0
 	keys.ForEach(func(_, k gjson.Result) bool {
-		kk, kerr := parseJWK(k, remote)
+		kk, kerr := parseJWK(k)
 		switch {
 		case kerr != nil && remote:
 			ks.skipped = append(ks.skipped, SkippedKey{Name: keyName(k, i), Cause: kerr.Error()})

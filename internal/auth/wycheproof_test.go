@@ -60,7 +60,7 @@ func TestWycheproofRS256(t *testing.T) {
 		if !jwk.Exists() {
 			jwk = g.Get("keyJwk")
 		}
-		k, err := parseJWK(jwk, false)
+		k, err := parseJWK(jwk)
 		if jwk.Get("e").Str != "AQAB" {
 			// SPEC §2.2: only exponent 65537; a key with another one
 			// never verifies anything.
@@ -108,7 +108,7 @@ func TestWycheproofES256(t *testing.T) {
 	data := wycheproofFile(t, "ecdsa_secp256r1_sha256_p1363_test.json")
 	var n tally
 	for _, g := range gjson.GetBytes(data, "testGroups").Array() {
-		k, err := parseJWK(g.Get("publicKeyJwk"), false)
+		k, err := parseJWK(g.Get("publicKeyJwk"))
 		if err != nil {
 			// Wycheproof keys are all on P-256; a refused key is a bug.
 			t.Fatalf("group key %s: %v", g.Get("publicKeyJwk").Raw, err)
