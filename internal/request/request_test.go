@@ -128,7 +128,7 @@ func TestCanonical(t *testing.T) {
 
 // The fast path does not allocate for ordinary paths.
 func TestMatchRouteFastPathDoesNotAllocate(t *testing.T) {
-	for _, p := range []string{"/", "/healthz", "/api/v2/carts/active?x=1", transferTestPath, "/api/v2/domains/a/session/transfer/"} {
+	for _, p := range []string{"/", "/healthz", "/api/v2/carts/active?x=1", transferTestPath, "/api/v2/domains/a/session/transfer/", "/search/caf%C3%A9", "//health"} {
 		if n := testing.AllocsPerRun(100, func() { MatchRoute(p) }); n != 0 {
 			t.Errorf("MatchRoute(%q): %v allocations", p, n)
 		}

@@ -40,6 +40,12 @@ func MatchRoute(path string) (Route, bool) {
 	if plainPath(path) {
 		return matchPlain(path)
 	}
+	// Six segments need five separators, each a '/', a '\' or an escape:
+	// with fewer, the path cannot be a transfer and is not decoded (no
+	// allocation for, say, /search/caf%C3%A9).
+	if strings.Count(path, "/")+strings.Count(path, "\\")+strings.Count(path, "%") < 5 {
+		return Route{}, false
+	}
 	return matchCanonical(path)
 }
 
