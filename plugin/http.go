@@ -33,7 +33,7 @@ type httpContext struct {
 	gone    bool // the stream is done; never dispatch the backend write
 
 	// What an operator sees of a transfer (SPEC §2.9).
-	requestID      string    // sanitised x-request-id, "-" when absent
+	requestID      string    // x-request-id when well formed (SPEC §2.5), else "-"
 	start          time.Time // request headers arrived
 	dispatched     time.Time // the outstanding callout was dispatched
 	export         bool      // the outstanding callout is the merchant export
@@ -85,7 +85,9 @@ func (c *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) (action type
 	// (the body's): keep values (Get copies them), never h itself.
 	h := headermap.Map(raw)
 	if id, n := h.Get("x-request-id"); n > 0 {
-		c.requestID = metrics.Sanitise(id, 128)
+		if id, ok := request.RequestID(id); ok {
+			c.requestID = id
+		}
 	}
 	if headersHook != nil {
 		headersHook(h)
@@ -372,7 +374,7 @@ func (c *httpContext) reply(step transfer.Step) types.Action {
 	}
 	if r.Error != nil {
 		line = append(line, ": "...)
-		line = append(line, metrics.Printable(r.Error.Description)...)
+		line = append(line, r.Error.Description...) // escaped by logMsg
 	}
 	lineBuf = line
 	logMsg(level, string(line))

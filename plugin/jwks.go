@@ -213,6 +213,11 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 		f.failed(at, "unusable key set: "+err.Error())
 		return
 	}
+	// One line and one count per odd key; the usable rest still loads.
+	for _, sk := range keys.Skipped() {
+		f.stats.inc(metrics.JWKSKeysSkipped)
+		logf(levelWarn, "session-transfer: remote JWKS from cluster %q: skipping key %s: %s", f.cfg.Cluster, sk.Name, sk.Cause)
+	}
 	f.verifier.SetRemoteKeys(keys)
 	f.loaded = true
 	f.schedule.Done(true, at)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-	"github.com/firmly/session-transfer-filter/internal/apierror"
 	"github.com/firmly/session-transfer-filter/internal/metrics"
 )
 
@@ -19,16 +18,16 @@ const (
 	levelCritical
 )
 
-// logf is the plugin's only way to log: every line is cut to
-// metrics.MaxLogLine bytes here, whatever a merchant, a backend or a
-// client put into it.
+// logf is the plugin's only way to log: every line is escaped to printable
+// ASCII and cut to metrics.MaxLogLine bytes here (metrics.LogLine),
+// whatever a merchant, a backend or a client put into it.
 func logf(level logLevel, format string, args ...any) {
 	logMsg(level, fmt.Sprintf(format, args...))
 }
 
-// logMsg logs a line built without fmt, cut as logf cuts it.
+// logMsg logs a line built without fmt, escaped and cut as logf does.
 func logMsg(level logLevel, msg string) {
-	msg = apierror.Cut(msg, metrics.MaxLogLine)
+	msg = metrics.LogLine(msg)
 	switch level {
 	case levelDebug:
 		proxywasm.LogDebug(msg)

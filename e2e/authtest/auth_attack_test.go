@@ -222,6 +222,12 @@ func attackTable(t *testing.T) []attack {
 		attack{"iat 2^53 + 2", withClaimReplaced(t, claims, "iat", "9007199254740994"), "iat claim out of range"},
 		attack{"exp a string", withClaimReplaced(t, claims, "exp", `"9999999999"`), "exp claim must be a number"},
 		attack{"nbf an object", withClaim("nbf", `{"$gt":0}`), "nbf claim must be a number"},
+		// Issue 17: the range is checked on the number as written.
+		attack{"exp 2^53 + 1", withClaimReplaced(t, claims, "exp", "9007199254740993"), "exp claim out of range"},
+		attack{"exp 2^53 + 0.5", withClaimReplaced(t, claims, "exp", "9007199254740992.5"), "exp claim out of range"},
+		attack{"exp 2^53 + 1 written with an exponent", withClaimReplaced(t, claims, "exp", "90071992547409930e-1"), "exp claim out of range"},
+		attack{"iat -(2^53 + 1)", withClaimReplaced(t, claims, "iat", "-9007199254740993"), "iat claim out of range"},
+		attack{"exp 1e999999999 (no work on the exponent)", withClaimReplaced(t, claims, "exp", "1e999999999"), "exp claim out of range"},
 	)
 	return rows
 }
@@ -268,7 +274,11 @@ func TestAttackTable(t *testing.T) {
 					if got := len(st.App.Received()); got != upstream {
 						t.Errorf("the route's upstream got %d requests, want none", got-upstream)
 					}
+					if got := resp.Header("www-authenticate"); got != `Bearer realm="session-transfer", error="invalid_token"` {
+						t.Errorf("www-authenticate %q, want the invalid_token challenge", got)
+					}
 					leaks(t, st, resp, a.token)
+					printableLogs(t, st.Host)
 				})
 			}
 		})

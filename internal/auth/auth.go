@@ -69,6 +69,9 @@ type Error struct {
 	// NoPayload: in delegated mode, no verified payload at all (no token,
 	// or one the filter before this one let through unverified).
 	NoPayload bool
+	// Missing: there is no token at all (a bare "Bearer" prefix), so the
+	// 401's challenge carries no error code (RFC 6750 §3.1).
+	Missing bool
 }
 
 func (e *Error) Error() string { return e.Reason }
@@ -126,7 +129,7 @@ func (v *Verifier) HasKeys() bool {
 func (v *Verifier) Verify(header string, now time.Time) Result {
 	tok := trimToken(header)
 	if tok == "" {
-		return Result{Err: refuse("missing device token")}
+		return Result{Err: &Error{Reason: "missing device token", Missing: true}}
 	}
 	if len(tok) > v.opts.MaxTokenBytes {
 		// Before any decoding or hashing.
@@ -184,6 +187,22 @@ func (v *Verifier) verifySignature(t *token) *Error {
 	}
 	if t.alg == "ES256" && len(t.sig) != 64 {
 		return refuse("invalid token signature: ES256 wants 64 bytes r||s, got %d", len(t.sig))
+	}
+	if !t.hasKid {
+		// Without a kid every key of the alg could be the one: at most
+		// maxKidlessKeys, so an unauthenticated request costs at most that
+		// many signature checks.
+		n := 0
+		for _, ks := range [...]*KeySet{v.inline, v.remote} {
+			for i := range ks.keysOrNil() {
+				if ks.keys[i].alg == t.alg {
+					n++
+				}
+			}
+		}
+		if n > maxKidlessKeys {
+			return refuse("token has no kid and %d keys could have signed it", n)
+		}
 	}
 	h := sha256.New()
 	h.Write([]byte(t.signingInput))

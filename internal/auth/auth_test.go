@@ -382,6 +382,16 @@ func TestJWKSRefusals(t *testing.T) {
 		{"symmetric key", `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`, `kty "oct"`},
 		{"encryption key", `{"keys":[{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}`, `use "enc"`},
 		{"no keys at all", `{"keys":[]}`, "no verification key"},
+		{"RSA key with exponent 3", `{"keys":[{"kty":"RSA","n":"` + b64u(rsaPriv.N.Bytes()) + `","e":"Aw"}]}`, "invalid exponent: only 65537"},
+		{"RSA key with exponent 2^31-1", `{"keys":[{"kty":"RSA","n":"` + b64u(rsaPriv.N.Bytes()) + `","e":"f____w"}]}`, "invalid exponent: only 65537"},
+		{"RSA key with exponent 65537 spelled with a zero byte", `{"keys":[{"kty":"RSA","n":"` + b64u(rsaPriv.N.Bytes()) + `","e":"AAEAAQ"}]}`, "invalid exponent"},
+		{"RSA key of 4097 bits", `{"keys":[{"kty":"RSA","n":"` + b64u(new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 4097), big.NewInt(1)).Bytes()) + `","e":"AQAB"}]}`, "RSA key of 4097 bits: at most 4096"},
+		{"key_ops without verify", `{"keys":[` + strings.Replace(rsaJWK("enc", rsaPriv), `"kty"`, `"key_ops":["encrypt"],"kty"`, 1) + `]}`, `keys[0]: key_ops does not allow "verify"`},
+		{"key_ops empty", `{"keys":[` + strings.Replace(ecJWK("e", ecPriv), `"kty"`, `"key_ops":[],"kty"`, 1) + `]}`, `key_ops does not allow "verify"`},
+		{"key_ops not an array", `{"keys":[` + strings.Replace(ecJWK("e", ecPriv), `"kty"`, `"key_ops":"verify","kty"`, 1) + `]}`, "key_ops must be an array"},
+		{"use not a string", `{"keys":[` + strings.Replace(ecJWK("e", ecPriv), `"kty"`, `"use":1,"kty"`, 1) + `]}`, "only signature keys"},
+		{"17 keys", `{"keys":[` + strings.Repeat(ecJWK("e", ecPriv)+`,`, 16) + ecJWK("e", ecPriv) + `]}`, "17 usable keys, at most 16"},
+		{"a repeated keys member", `{"keys":[` + ecJWK("e", ecPriv) + `],"keys":[]}`, "duplicate member name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := New(Options{JWKS: []byte(c.jwks)})
@@ -390,4 +400,92 @@ func TestJWKSRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// SPEC §2.2: a token without a kid is tried against at most 4 keys of its
+// algorithm; with more, it is refused before any signature check. Keys of
+// other algorithms, inline and remote keys together, are counted as such.
+func TestKidlessTokenTriesAtMostFourKeys(t *testing.T) {
+	keys(t)
+	set := func(n int) []byte {
+		parts := []string{rsaJWK("rsa-1", rsaPriv)}
+		for i := 0; i < n; i++ {
+			parts = append(parts, ecJWK(fmt.Sprint("ec-", i), ecPriv))
+		}
+		return []byte(`{"keys":[` + strings.Join(parts, ",") + `]}`)
+	}
+	four, five := full, full
+	four.JWKS, five.JWKS = set(4), set(5)
+	runVerify(t, []verifyCase{
+		{"4 ES256 keys, no kid", four, sign(t, "ES256", "", claims(nil)), ""},
+		{"5 ES256 keys, no kid", five, sign(t, "ES256", "", claims(nil)), "token has no kid and 5 keys could have signed it"},
+		{"5 ES256 keys, a kid", five, sign(t, "ES256", "ec-4", claims(nil)), ""},
+		{"5 ES256 keys, RS256 without kid", five, sign(t, "RS256", "", claims(nil)), ""},
+		{"5 ES256 keys, HS256", five, sign(t, "HS256", "", claims(nil)), ""},
+	})
+	// Remote keys add to the inline ones.
+	o := full
+	o.JWKS = set(3)
+	v := verifier(t, o)
+	remote, err := ParseRemoteJWKS(set(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.SetRemoteKeys(remote)
+	if res := v.Verify(sign(t, "ES256", "", claims(nil)), now); res.Err == nil || res.Err.Reason != "token has no kid and 5 keys could have signed it" {
+		t.Errorf("got %+v, want 5 keys counted", res.Err)
+	}
+}
+
+// exp, nbf and iat are range-checked exactly on the number as written
+// (SPEC §2.2), never after rounding to a float.
+func TestNumericDateRangeIsExact(t *testing.T) {
+	for _, c := range []struct {
+		raw string
+		ok  bool
+	}{
+		{"0", true}, {"-0", true}, {"1800000000", true}, {"1800000000.5", true}, {"1.8e9", true},
+		{"9007199254740992", true}, {"-9007199254740992", true}, {"9007199254740992.0", true}, {"9007199254740992.000", true},
+		{"9007199254740991.999999999999", true}, {"900719925474099.2e1", true}, {"0.9007199254740992e16", true},
+		{"9007199254740992e0", true}, {"90071992547409920e-1", true}, {"0e999999999", true}, {"1e-999999999", true},
+		{"9007199254740993", false}, {"-9007199254740993", false}, {"9007199254740992.5", false},
+		{"9007199254740992.0000000001", false}, {"9007199254740992e1", false}, {"1e16", false}, {"1E400", false},
+		{"18446744073709551616", false}, {"1e999999999999", false}, {"90071992547409921e-1", false},
+		{"0.00000000000000000009007199254740993e20", true},
+	} {
+		if got := numericDateInRange(c.raw); got != c.ok {
+			t.Errorf("numericDateInRange(%s) = %v, want %v", c.raw, got, c.ok)
+		}
+	}
+	runVerify(t, []verifyCase{
+		{"exp 2^53 + 1", full, signRaw(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, strings.TrimSuffix(mustJSON(claims(map[string]any{"exp": nil})), "}")+`,"exp":9007199254740993}`), "exp claim out of range"},
+		{"exp 2^53 + 0.5", full, signRaw(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, strings.TrimSuffix(mustJSON(claims(map[string]any{"exp": nil})), "}")+`,"exp":9007199254740992.5}`), "exp claim out of range"},
+		{"iat -2^53 - 1", full, signRaw(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, strings.TrimSuffix(mustJSON(claims(map[string]any{"iat": nil})), "}")+`,"iat":-9007199254740993}`), "iat claim out of range"},
+		{"exp 2^53 is in range", full, signRaw(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, strings.TrimSuffix(mustJSON(claims(map[string]any{"exp": nil})), "}")+`,"exp":9007199254740992}`), ""},
+	})
+}
+
+// FuzzNumericDateRange holds the exact check to math/big on every number
+// whose exponent is small enough for big to handle.
+func FuzzNumericDateRange(f *testing.F) {
+	for _, s := range []string{"9007199254740993", "9007199254740992.5", "1e16", "-0.5e-3", "0"} {
+		f.Add(s)
+	}
+	limit := new(big.Rat).SetInt(new(big.Int).Lsh(big.NewInt(1), 53))
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) || len(s) == 0 || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') || len(s) > 64 {
+			t.Skip()
+		}
+		if i := strings.IndexAny(s, "eE"); i >= 0 && len(strings.TrimLeft(s[i+1:], "+-")) > 3 {
+			t.Skip()
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			t.Skip()
+		}
+		want := new(big.Rat).Abs(r).Cmp(limit) <= 0
+		if got := numericDateInRange(s); got != want {
+			t.Fatalf("numericDateInRange(%s) = %v, want %v", s, got, want)
+		}
+	})
 }

@@ -98,7 +98,7 @@ func readDate(read ReadClaim, name string, out *numericDate) *Error {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
 		return refuse("%s claim must be a number", name)
-	case math.Abs(f) > maxNumericDate:
+	case math.Abs(f) > 1<<53: // SPEC §2.2: beyond 2^53 is out of range (a double here, so exact)
 		return refuse("%s claim is out of range", name)
 	}
 	*out = numericDate{present: true, sec: f}

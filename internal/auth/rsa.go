@@ -13,7 +13,10 @@ import (
 // verification's cost bounded whatever a remote JWKS serves.
 const (
 	minRSABits = 2048
-	maxRSABits = 8192
+	maxRSABits = 4096
+	// rsaExponent is the only public exponent accepted (SPEC §2.2): a
+	// large one would make each check slower, and no issuer needs another.
+	rsaExponent = 65537
 )
 
 // sha256DigestInfo is the DER prefix of DigestInfo{sha256, NULL} (RFC 8017
@@ -39,8 +42,8 @@ func newRSAKey(n, e []byte) (*rsaKey, error) {
 	for _, b := range e {
 		ev = ev<<8 | uint(b)
 	}
-	if ev < 3 || ev%2 == 0 || ev > 1<<31-1 {
-		return nil, errors.New("RSA key has an invalid exponent")
+	if ev != rsaExponent || e[0] == 0 {
+		return nil, errors.New("RSA key has an invalid exponent: only 65537 is accepted")
 	}
 	if n[0] == 0 {
 		return nil, errors.New("RSA key modulus has leading zero bytes")

@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -20,9 +21,6 @@ const (
 	// maxJSONDepth bounds nesting in the header and payload, so the
 	// duplicate-name walk stays shallow whatever a client sends.
 	maxJSONDepth = 32
-	// maxNumericDate is 2^53: beyond it a float64 no longer holds every
-	// integer, and no real token needs it.
-	maxNumericDate = 1 << 53
 )
 
 // trimToken removes ASCII space and tab around the header value and after a
@@ -217,7 +215,7 @@ func parseToken(t string) (*token, *Error) {
 			if v.Type != gjson.Number {
 				return refuse("%s claim must be a number", name)
 			}
-			if !(v.Num >= -maxNumericDate && v.Num <= maxNumericDate) {
+			if !numericDateInRange(v.Raw) {
 				return refuse("%s claim out of range", name)
 			}
 			*nd = numericDate{present: true, sec: v.Num}
@@ -233,6 +231,56 @@ func parseToken(t string) (*token, *Error) {
 	}
 	tok.sig = sig // may be empty: refused once alg is known to be allowed
 	return tok, nil
+}
+
+// numericDateInRange reports whether the JSON number raw (valid JSON
+// number syntax) has a magnitude of at most 2^53, decided exactly on the
+// digits as written (SPEC §2.2): 9007199254740993 and 9007199254740992.5
+// are out of range although both round to 2^53 as a float. No arithmetic
+// on the exponent's value, so 1e999999999 costs what its text costs.
+func numericDateInRange(raw string) bool {
+	const limit = "9007199254740992" // 2^53: 16 digits
+	s := strings.TrimPrefix(raw, "-")
+	mant, exp, _ := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	// The value is 0.digits × 10^point, once leading zeros are dropped.
+	point := len(intPart)
+	for len(digits) > 0 && digits[0] == '0' {
+		digits = digits[1:]
+		point--
+	}
+	if digits == "" {
+		return true // zero, whatever the exponent
+	}
+	if exp != "" {
+		neg := exp[0] == '-'
+		exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+		if len(exp) > 6 {
+			return neg // 10^±1000000 or beyond
+		}
+		e, _ := strconv.Atoi(exp)
+		if neg {
+			e = -e
+		}
+		point += e
+	}
+	switch {
+	case point > len(limit):
+		return false
+	case point < len(limit):
+		return true
+	}
+	intDigits := digits
+	if len(intDigits) > point {
+		intDigits = intDigits[:point]
+	}
+	intDigits += strings.Repeat("0", point-len(intDigits))
+	if c := strings.Compare(intDigits, limit); c != 0 {
+		return c < 0
+	}
+	// Exactly 2^53 before the point: in range only with nothing after it.
+	return strings.Trim(digits[min(len(digits), point):], "0") == ""
 }
 
 // algName is alg when it is safe to echo (a few ASCII letters and digits),

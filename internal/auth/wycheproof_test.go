@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -53,10 +54,21 @@ type tally struct{ valid, invalid, acceptable, truncated int }
 func TestWycheproofRS256(t *testing.T) {
 	data := wycheproofFile(t, "rsa_signature_2048_sha256_test.json")
 	var n tally
+	refusedKeys := 0
 	for _, g := range gjson.GetBytes(data, "testGroups").Array() {
-		k, err := parseJWK(g.Get("publicKeyJwk"), false)
-		if !g.Get("publicKeyJwk").Exists() {
-			k, err = parseJWK(g.Get("keyJwk"), false)
+		jwk := g.Get("publicKeyJwk")
+		if !jwk.Exists() {
+			jwk = g.Get("keyJwk")
+		}
+		k, err := parseJWK(jwk)
+		if jwk.Get("e").Str != "AQAB" {
+			// SPEC §2.2: only exponent 65537; a key with another one
+			// never verifies anything.
+			if err == nil || !strings.Contains(err.Error(), "invalid exponent") {
+				t.Errorf("key with e=%s: got %v, want it refused", jwk.Get("e").Str, err)
+			}
+			refusedKeys++
+			continue
 		}
 		if err != nil {
 			t.Fatalf("group key: %v", err)
@@ -86,7 +98,7 @@ func TestWycheproofRS256(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("rsa_signature_2048_sha256_test.json: %d valid accepted, %d invalid refused, %d acceptable refused", n.valid, n.invalid, n.acceptable)
+	t.Logf("rsa_signature_2048_sha256_test.json: %d valid accepted, %d invalid refused, %d acceptable refused, %d keys with another exponent refused", n.valid, n.invalid, n.acceptable, refusedKeys)
 	if n.valid == 0 || n.invalid == 0 {
 		t.Fatal("no vectors ran")
 	}
@@ -96,7 +108,7 @@ func TestWycheproofES256(t *testing.T) {
 	data := wycheproofFile(t, "ecdsa_secp256r1_sha256_p1363_test.json")
 	var n tally
 	for _, g := range gjson.GetBytes(data, "testGroups").Array() {
-		k, err := parseJWK(g.Get("publicKeyJwk"), false)
+		k, err := parseJWK(g.Get("publicKeyJwk"))
 		if err != nil {
 			// Wycheproof keys are all on P-256; a refused key is a bug.
 			t.Fatalf("group key %s: %v", g.Get("publicKeyJwk").Raw, err)
@@ -155,5 +167,35 @@ func TestWycheproofHS256(t *testing.T) {
 	t.Logf("hmac_sha256_test.json: %d valid accepted, %d invalid refused, %d truncated tags refused", n.valid, n.invalid, n.truncated)
 	if n.valid == 0 || n.truncated == 0 {
 		t.Fatal("no vectors ran")
+	}
+}
+
+// Wycheproof JWS tcId 355 and 356 (rejectWrongKeyOps): an RSA and an EC key
+// whose key_ops is ["encrypt"] must never verify a signature. Inline, such
+// a key refuses the configuration; remote, it is skipped.
+func TestWycheproofJWSKeyOps(t *testing.T) {
+	data := wycheproofFile(t, "json_web_signature_test.json")
+	ran := 0
+	for _, g := range gjson.GetBytes(data, "testGroups").Array() {
+		for _, tc := range g.Get("tests").Array() {
+			if id := tc.Get("tcId").Int(); id != 355 && id != 356 {
+				continue
+			}
+			ran++
+			jwk := g.Get("public")
+			if !jwk.Exists() {
+				jwk = g.Get("private")
+			}
+			if _, err := New(Options{JWKS: []byte(`{"keys":[` + jwk.Raw + `]}`)}); err == nil || !strings.Contains(err.Error(), `key_ops does not allow "verify"`) {
+				t.Errorf("tcId %d inline: got %v, want the key refused", tc.Get("tcId").Int(), err)
+			}
+			ks, err := parseKeys([]byte(`{"keys":[`+jwk.Raw+`]}`), true, "")
+			if err != nil || ks.Len() != 0 || len(ks.Skipped()) != 1 {
+				t.Errorf("tcId %d remote: got %v, %d keys, want the key skipped", tc.Get("tcId").Int(), err, ks.Len())
+			}
+		}
+	}
+	if ran != 2 {
+		t.Fatalf("ran %d of the 2 vectors", ran)
 	}
 }

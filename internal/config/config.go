@@ -228,6 +228,45 @@ func (p *parser) str(v gjson.Result, key, def string) string {
 	return v.Str
 }
 
+// maxNameBytes bounds every cluster name, authority, path and path prefix
+// (SPEC §3).
+const maxNameBytes = 256
+
+// visible checks a cluster name, authority, path or path prefix: 1 to 256
+// bytes of visible ASCII (0x21–0x7E), so no CR, LF, space or other control
+// can reach a header or a log line. The value is never echoed.
+func (p *parser) visible(key, s string) {
+	if len(s) == 0 || len(s) > maxNameBytes {
+		p.fail(key, "must be 1 to %d bytes", maxNameBytes)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			p.fail(key, "must be visible ASCII: no spaces, CR, LF or other control characters")
+			return
+		}
+	}
+}
+
+// name is a required cluster name.
+func (p *parser) name(v gjson.Result, key string) string {
+	s := p.str(v, key, "")
+	if s == "" {
+		p.fail(key, "required")
+		return s
+	}
+	p.visible(key, s)
+	return s
+}
+
+// authority is an authority whose default is derived; an explicit "" is
+// refused like any other value that is not visible ASCII.
+func (p *parser) authority(v gjson.Result, key, def string) string {
+	s := p.nonEmpty(v, key, def)
+	p.visible(key, s)
+	return s
+}
+
 // nonEmpty is str for keys whose default is derived (an authority, a
 // display name): an explicit "" would silently send an empty :authority or
 // show an empty name, so it is refused rather than taken.
@@ -328,11 +367,8 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 	c.Auth.TokenCacheEntries = int(p.integer(v.Get("token_cache_entries"), "auth.token_cache_entries", 1024, 0, 65536))
 	if rj := v.Get("remote_jwks"); p.object(rj, "auth.remote_jwks", []string{"cluster", "authority", "path", "timeout_ms", "refresh_seconds", "retry_seconds", "min_refetch_seconds"}) {
 		r := &RemoteJWKS{}
-		r.Cluster = p.str(rj.Get("cluster"), "auth.remote_jwks.cluster", "")
-		if r.Cluster == "" {
-			p.fail("auth.remote_jwks.cluster", "required")
-		}
-		r.Authority = p.nonEmpty(rj.Get("authority"), "auth.remote_jwks.authority", r.Cluster)
+		r.Cluster = p.name(rj.Get("cluster"), "auth.remote_jwks.cluster")
+		r.Authority = p.authority(rj.Get("authority"), "auth.remote_jwks.authority", r.Cluster)
 		if !rj.Get("path").Exists() {
 			p.fail("auth.remote_jwks.path", "required")
 		}
@@ -470,8 +506,9 @@ func (p *parser) headers(v gjson.Result, key string) [][2]string {
 
 func (p *parser) path(v gjson.Result, key, def string) string {
 	s := p.str(v, key, def)
-	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, " \t\r\n?#") {
-		p.fail(key, "must be an absolute path starting with '/'")
+	p.visible(key, s)
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?#") {
+		p.fail(key, "must be an absolute path starting with '/', without '?' or '#'")
 	}
 	return s
 }
@@ -501,11 +538,8 @@ func (p *parser) merchants(v gjson.Result, c *Config) {
 		}
 		p.object(mv, key, []string{"cluster", "authority", "export_path", "timeout_ms", "display_name", "platform_id", "headers", "payment_method_options"})
 		m := &Merchant{Domain: domain}
-		m.Cluster = p.str(mv.Get("cluster"), key+".cluster", "")
-		if m.Cluster == "" {
-			p.fail(key+".cluster", "required")
-		}
-		m.Authority = p.nonEmpty(mv.Get("authority"), key+".authority", domain)
+		m.Cluster = p.name(mv.Get("cluster"), key+".cluster")
+		m.Authority = p.authority(mv.Get("authority"), key+".authority", domain)
 		m.ExportPath = p.path(mv.Get("export_path"), key+".export_path", "/firmly/session/export")
 		m.TimeoutMs = uint32(p.integer(mv.Get("timeout_ms"), key+".timeout_ms", 2000, 1, maxTimeoutMs))
 		m.DisplayName = p.nonEmpty(mv.Get("display_name"), key+".display_name", domain)
@@ -529,11 +563,8 @@ func (p *parser) backend(v gjson.Result, c *Config) {
 		return
 	}
 	b := &c.Backend
-	b.Cluster = p.str(v.Get("cluster"), "backend.cluster", "")
-	if b.Cluster == "" {
-		p.fail("backend.cluster", "required")
-	}
-	b.Authority = p.nonEmpty(v.Get("authority"), "backend.authority", b.Cluster)
+	b.Cluster = p.name(v.Get("cluster"), "backend.cluster")
+	b.Authority = p.authority(v.Get("authority"), "backend.authority", b.Cluster)
 	b.PathPrefix = p.path(v.Get("path_prefix"), "backend.path_prefix", "/v1/sessions/")
 	b.TimeoutMs = uint32(p.integer(v.Get("timeout_ms"), "backend.timeout_ms", 2000, 1, maxTimeoutMs))
 	b.Headers = p.headers(v.Get("headers"), "backend.headers")

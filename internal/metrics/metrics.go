@@ -5,11 +5,7 @@
 // each answer. It is pure: the plugin defines and records the metrics.
 package metrics
 
-import (
-	"strings"
-
-	"github.com/firmly/session-transfer-filter/internal/apierror"
-)
+import "github.com/firmly/session-transfer-filter/internal/apierror"
 
 // Metric names, without tags. Envoy puts them under "wasmcustom.".
 const (
@@ -21,7 +17,9 @@ const (
 	TokenCacheMisses = "session_transfer.token_cache_misses"
 	JWKSFetchSuccess = "session_transfer.jwks_fetch_success"
 	JWKSFetchFailure = "session_transfer.jwks_fetch_failure"
-	JWKSKeysSkipped  = "session_transfer.jwks_keys_skipped"
+	// JWKSKeysSkipped counts remote keys left out of a fetched set for
+	// breaking a key rule (SPEC §2.2b).
+	JWKSKeysSkipped = "session_transfer.jwks_keys_skipped"
 	// JWKSRefetchOnUnknownKid counts the fetches a token with an unknown
 	// kid caused (SPEC §2.2b), not the scheduled ones.
 	JWKSRefetchOnUnknownKid = "session_transfer.jwks_refetch_on_unknown_kid"
@@ -164,34 +162,35 @@ func LevelOf(status int, afterExport bool) Level {
 // MaxLogLine bounds every log line (SPEC §2.8).
 const MaxLogLine = 2048
 
-// Sanitise makes a client-supplied value safe for a log field: control
-// characters and spaces become '_' and the value is cut to n bytes, so one
-// field cannot forge another or a second line.
-func Sanitise(s string, n int) string {
-	s = apierror.Cut(s, n)
-	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) < 0 {
-		return s
+// LogLine makes msg one line of printable ASCII (SPEC §2.8): every byte
+// outside 0x20–0x7E (C0 and C1 controls, DEL, every byte of non-ASCII text
+// such as U+2028/2029 or U+202E, invalid UTF-8) is written as \xHH, so a
+// terminal shows the line as is and no field can forge another line. The
+// result is at most MaxLogLine bytes, cut before an escape, never inside
+// one. A line that needs nothing is returned as is, without allocating.
+func LogLine(msg string) string {
+	clean := len(msg) <= MaxLogLine
+	for i := 0; clean && i < len(msg); i++ {
+		clean = msg[i] >= 0x20 && msg[i] <= 0x7e
 	}
-	return strings.Map(func(r rune) rune {
-		if r <= ' ' || r == 0x7f {
-			return '_'
-		}
-		return r
-	}, s)
-}
-
-// Printable replaces control characters with '?', so a description that
-// quotes a merchant's data cannot start a forged log line.
-func Printable(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
+	if clean {
+		return msg
 	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '?'
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, min(len(msg)+32, MaxLogLine))
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c >= 0x20 && c <= 0x7e {
+			if len(b)+1 > MaxLogLine {
+				break
+			}
+			b = append(b, c)
+			continue
 		}
-		return r
-	}, s)
+		if len(b)+4 > MaxLogLine {
+			break
+		}
+		b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+	}
+	return string(b)
 }
-
-func isControl(r rune) bool { return r < ' ' || r == 0x7f }

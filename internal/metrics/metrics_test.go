@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/firmly/session-transfer-filter/internal/apierror"
@@ -74,20 +76,73 @@ func TestLevelOf(t *testing.T) {
 	}
 }
 
-func TestSanitise(t *testing.T) {
-	if got := Sanitise("req 1\nlevel=info", 64); got != "req_1_level=info" {
-		t.Errorf("got %q", got)
+func TestLogLine(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"plain text is kept", "request_id=req-1 status=200", "request_id=req-1 status=200"},
+		{"LF and CR", "A\nlevel=info\rB", `A\x0alevel=info\x0dB`},
+		{"ESC and DEL", "\x1b[31mred\x7f", `\x1b[31mred\x7f`},
+		{"C1 controls U+0085 and U+009B", "a\u0085b\u009bc", `a\xc2\x85b\xc2\x9bc`},
+		{"U+2028 and U+2029", "a\u2028b\u2029", `a\xe2\x80\xa8b\xe2\x80\xa9`},
+		{"bidi override U+202E", "sku-\u202Eevil", `sku-\xe2\x80\xaeevil`},
+		{"invalid UTF-8", "a\xff\xc3(", `a\xff\xc3(`},
+		{"NUL and tab", "a\x00\tb", `a\x00\x09b`},
+		{"non-ASCII letters", "café", `caf\xc3\xa9`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := LogLine(c.in); got != c.want {
+				t.Errorf("LogLine(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
 	}
-	if got := Sanitise("abcdef", 3); got != "abc" {
-		t.Errorf("got %q", got)
+	long := LogLine(strings.Repeat("x", 2047) + "\n")
+	if long != strings.Repeat("x", 2047) {
+		t.Errorf("an escape that does not fit is cut whole: got %d bytes ending %q", len(long), long[len(long)-4:])
+	}
+	if got := LogLine(strings.Repeat("é", 3000)); len(got) > MaxLogLine || !strings.HasSuffix(got, `\xa9`) {
+		t.Errorf("got %d bytes ending %q", len(got), got[len(got)-8:])
+	}
+	if n := testing.AllocsPerRun(100, func() { LogLine("session-transfer: request_id=req-1 status=200") }); n != 0 {
+		t.Errorf("a clean line allocates %v times", n)
 	}
 }
 
-func TestPrintable(t *testing.T) {
-	if got := Printable("not enough stock for A\nlevel=info B"); got != "not enough stock for A?level=info B" {
-		t.Errorf("got %q", got)
+// FuzzLogLine: whatever goes in, one line of printable ASCII of at most
+// MaxLogLine bytes comes out, and a clean short line is kept as is.
+func FuzzLogLine(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\nb", "\u2028\u202e\xff", strings.Repeat("\x85", 1000)} {
+		f.Add(s)
 	}
-	if got := Printable("plain text"); got != "plain text" {
-		t.Errorf("got %q", got)
+	f.Fuzz(func(t *testing.T, s string) {
+		got := LogLine(s)
+		if len(got) > MaxLogLine {
+			t.Fatalf("%d bytes", len(got))
+		}
+		for i := 0; i < len(got); i++ {
+			if got[i] < 0x20 || got[i] > 0x7e {
+				t.Fatalf("byte %#x at %d in %q", got[i], i, got)
+			}
+		}
+		clean := len(s) <= MaxLogLine
+		for i := 0; i < len(s); i++ {
+			clean = clean && s[i] >= 0x20 && s[i] <= 0x7e
+		}
+		if clean && got != s {
+			t.Fatalf("clean %q became %q", s, got)
+		}
+		if !strings.HasPrefix(escapeAll(s), got) {
+			t.Fatalf("%q is not a prefix of the whole escaped line", got)
+		}
+	})
+}
+
+func escapeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x20 && s[i] <= 0x7e {
+			b.WriteByte(s[i])
+		} else {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		}
 	}
+	return b.String()
 }

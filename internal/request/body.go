@@ -2,14 +2,13 @@ package request
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/firmly/session-transfer-filter/internal/apierror"
 	"github.com/firmly/session-transfer-filter/internal/sessionkey"
+	"github.com/firmly/session-transfer-filter/internal/strictjson"
 )
 
 // Limits bound what a body may hold; the defaults are SPEC §3's.
@@ -49,24 +48,32 @@ func invalid(format string, args ...any) *apierror.Error {
 	return apierror.New(apierror.InvalidInputBody, format, args...)
 }
 
+// MaxBodyDepth bounds the nesting of a body, merchantData included; the
+// body's own object is level 1 (SPEC §2.3).
+const MaxBodyDepth = 32
+
+var bodyRules = strictjson.Options{MaxDepth: MaxBodyDepth, Unchecked: []string{"handle", "merchantData"}}
+
 // ParseBody validates a transfer body: one JSON object in valid UTF-8,
-// without duplicate keys (except inside handle.merchantData, which is
-// forwarded verbatim), with a valid handle and cookies. Unknown keys are
-// ignored. Descriptions name the field and never echo its value.
+// nested at most MaxBodyDepth deep, without duplicate keys (except inside
+// handle.merchantData, which is forwarded verbatim), with a valid handle
+// and cookies. Unknown keys are ignored. Descriptions name the field and
+// never echo its value. The structural checks are one linear pass
+// (strictjson), so no body shape can make them slow.
 func ParseBody(body []byte, lim Limits) (*Transfer, *apierror.Error) {
-	if !utf8.Valid(body) {
+	switch r := strictjson.Check(body, bodyRules); r.Kind {
+	case strictjson.NotUTF8:
 		return nil, invalid("body: must be valid UTF-8")
-	}
-	if !gjson.ValidBytes(body) {
+	case strictjson.Syntax:
 		return nil, invalid("body: must be valid JSON")
+	case strictjson.TooDeep:
+		return nil, invalid("body: nested deeper than %d", MaxBodyDepth)
+	case strictjson.NotObject:
+		return nil, invalid("body: must be a JSON object")
+	case strictjson.Duplicate:
+		return nil, invalid("%s: duplicate key", r.Path)
 	}
 	root := gjson.ParseBytes(body)
-	if !root.IsObject() {
-		return nil, invalid("body: must be a JSON object")
-	}
-	if path, dup := duplicateKey(root, ""); dup {
-		return nil, invalid("%s: duplicate key", path)
-	}
 	t := &Transfer{}
 	h := root.Get("handle")
 	switch {
@@ -146,117 +153,6 @@ func checkVisible(field, s string, min, max int) *apierror.Error {
 		if s[i] < 0x21 || s[i] > 0x7e {
 			return invalid("%s: must be visible ASCII characters only", field)
 		}
-	}
-	return nil
-}
-
-// duplicateKey finds the first object key that repeats, at any depth, but
-// does not look inside handle.merchantData. The path of the duplicate is
-// built only once one is found: building every member's path (and a map
-// per object) was most of a body's parsing cost.
-func duplicateKey(v gjson.Result, path string) (string, bool) {
-	var at *pathSeg
-	if path != "" {
-		at = &pathSeg{key: path}
-	}
-	if dup := findDuplicate(v, at); dup != nil {
-		return dup.String(), true
-	}
-	return "", false
-}
-
-// pathSeg is one step of a JSON path: a key, or an array index when key
-// is empty and index >= 0.
-type pathSeg struct {
-	parent *pathSeg
-	key    string
-	index  int
-}
-
-func (s *pathSeg) String() string {
-	if s == nil {
-		return ""
-	}
-	p := s.parent.String()
-	if s.index >= 0 && s.key == "" {
-		return p + "[" + strconv.Itoa(s.index) + "]"
-	}
-	if p == "" {
-		return s.key
-	}
-	return p + "." + s.key
-}
-
-// isMerchantData reports whether s is the path handle.merchantData (as a
-// string, as before: a key may itself contain a dot).
-func (s *pathSeg) isMerchantData() bool {
-	return s != nil && s.index < 0 && strings.HasSuffix(s.key, "merchantData") && s.String() == "handle.merchantData"
-}
-
-// findDuplicate returns the path of the first repeated key under v, at
-// path at, or nil.
-func findDuplicate(v gjson.Result, at *pathSeg) *pathSeg {
-	switch {
-	case v.IsObject():
-		if at.isMerchantData() {
-			return nil
-		}
-		// Small objects compare keys in place; larger ones use a map, so a
-		// body of many keys stays linear.
-		var few [8]string
-		n := 0
-		var seen map[string]bool
-		var dup *pathSeg
-		v.ForEach(func(k, val gjson.Result) bool {
-			repeated := false
-			if seen != nil {
-				repeated = seen[k.Str]
-			} else {
-				for _, f := range few[:n] {
-					if f == k.Str {
-						repeated = true
-						break
-					}
-				}
-			}
-			if repeated {
-				dup = &pathSeg{parent: at, key: k.Str, index: -1}
-				return false
-			}
-			switch {
-			case seen != nil:
-				seen[k.Str] = true
-			case n < len(few):
-				few[n] = k.Str
-				n++
-			default:
-				seen = make(map[string]bool, 2*len(few))
-				for _, f := range few {
-					seen[f] = true
-				}
-				seen[k.Str] = true
-			}
-			if val.IsObject() || val.IsArray() {
-				dup = findDuplicate(val, &pathSeg{parent: at, key: k.Str, index: -1})
-				return dup == nil
-			}
-			return true
-		})
-		return dup
-	case v.IsArray():
-		var dup *pathSeg
-		i := 0
-		v.ForEach(func(_, val gjson.Result) bool {
-			if val.IsObject() || val.IsArray() {
-				dup = findDuplicate(val, &pathSeg{parent: at, index: i})
-				if dup != nil {
-					return false
-				}
-			}
-			i++
-			return true
-		})
-		return dup
 	}
 	return nil
 }

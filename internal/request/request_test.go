@@ -19,21 +19,182 @@ func TestMatchRoute(t *testing.T) {
 		{"/api/v1/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
 		{"/api/v2/domains/staging.luma.gift/session/transfer/", "staging.luma.gift", true},
 		{"/api/v2/domains/staging.luma.gift/session/transfer?x=1&y=/", "staging.luma.gift", true},
-		{"/api/v2/domains/x%2Ey/session/transfer", "x%2Ey", true},
-		{"/api/v2/domains//session/transfer", "", true},
-		{"/api/v2/domains/staging.luma.gift/session/transfer//", "", false},
+		{"/api/v2/domains/x%2Ey/session/transfer", "x.y", true},
+		{"/api/v2/domains/x%20y/session/transfer", "x%20y", true},
+		// SPEC §2.1: every spelling of the path is the path.
+		{"/api/v2/domains/staging.luma.gift/session/%74ransfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/%74RANSFER", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/./transfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/%2e/transfer", "staging.luma.gift", true},
+		{"//api//v2/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		{"//api/v2/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		{"/API/V2/domains/staging.luma.gift/Session/Transfer", "staging.luma.gift", true},
+		{"/API/V2/DOMAINS/staging.luma.gift/SESSION/TRANSFER", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session%2Ftransfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session%2ftransfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session%5Ctransfer", "staging.luma.gift", true},
+		{"\\api\\v2\\domains\\staging.luma.gift\\session\\transfer", "staging.luma.gift", true},
+		{"/api/v2/x/../domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		{"/api/v2/x/%2E%2E/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/transfer/x/..", "staging.luma.gift", true},
+		{"/../api/v2/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/transfer//", "staging.luma.gift", true},
+		{"/api/v2/domains/staging.luma.gift/session/transfer/.", "staging.luma.gift", true},
+		{"/%61%70%69/v2/domains/staging.luma.gift/session/transfer", "staging.luma.gift", true},
+		// Not transfers.
+		{"/api/v2/domains//session/transfer", "", false}, // merged: /api/v2/domains/session/transfer
 		{"/api/v3/domains/a/session/transfer", "", false},
 		{"/api/v2/domains/a/b/session/transfer", "", false},
 		{"/api/v2/domains/a/session/transfers", "", false},
-		{"/API/v2/domains/a/session/transfer", "", false},
+		{"/api/v2/domains/a/session/transfer%20", "", false},
+		{"/api/v2/domains/a/session/transfer/../x", "", false},
+		{"/api/v2/domains/a/session/trans%66er/..", "", false},
+		{"/api/v2/domains/a/session%252Ftransfer", "", false},
 		{"/api/v2/carts/active", "", false},
 		{"", "", false},
+		{"/", "", false},
 	} {
 		r, ok := MatchRoute(c.path)
-		if ok != c.ok || r.RawDomain != c.domain {
-			t.Errorf("MatchRoute(%q) = %q, %v; want %q, %v", c.path, r.RawDomain, ok, c.domain, c.ok)
+		if ok != c.ok || r.RawDomain != c.domain || r.Err != nil {
+			t.Errorf("MatchRoute(%q) = %q, %v, %v; want %q, %v", c.path, r.RawDomain, ok, r.Err, c.domain, c.ok)
 		}
 	}
+}
+
+// A malformed escape or a NUL in a path whose other segments make it a
+// transfer path is a 400 naming the path; elsewhere it passes.
+func TestMatchRouteMalformed(t *testing.T) {
+	for _, c := range []struct {
+		path      string
+		malformed bool
+	}{
+		{"/api/v2/domains/a/session/%ZZtransfer", true},
+		{"/api/v2/domains/a/session/transfer%", true},
+		{"/api/v2/domains/a/session/transfer%2", true},
+		{"/api/v2/domains/a/session/trans%00fer", true},
+		{"/api/v2/domains/a%00/session/transfer", true},
+		{"/api/v2/domains/a/session/transfer\x00", true},
+		{"/api/v2/domains/a/session/%ZZ", true},
+		{"/%/%/%/%/%/%", true},
+		{"/api/v2/domains/a/session/tr\x00nsfer", true},
+		{"/api%GG/v2/domains/a/session/transfer", true},
+		{"/api/v%/domains/a/session/transfer", true},
+		{"/api/v2/domains/a/session/transfer/%ZZ/..", false}, // the bad segment is removed
+		{"/api/v2/domains/a/session/%ZZ/transfer", false},    // seven segments
+		{"/other/%ZZ", false},
+	} {
+		r, ok := MatchRoute(c.path)
+		got := ok && r.Err != nil
+		if got != c.malformed {
+			t.Errorf("MatchRoute(%q) = %+v, %v; want malformed %v", c.path, r, ok, c.malformed)
+		}
+		if got && !strings.HasPrefix(r.Err.Description, "path") {
+			t.Errorf("description %q does not start with path", r.Err.Description)
+		}
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/api/v2/domains/x.com/session/%74ransfer", "/api/v2/domains/x.com/session/transfer"},
+		{"/api/v2/domains/x.com/session/./transfer", "/api/v2/domains/x.com/session/transfer"},
+		{"//api//v2/domains/x.com/session/transfer", "/api/v2/domains/x.com/session/transfer"},
+		{"/API/V2/domains/x.com/Session/Transfer", "/API/V2/domains/x.com/Session/Transfer"},
+		{"/api/v2/domains/x.com/session%2Ftransfer", "/api/v2/domains/x.com/session/transfer"},
+		{"/api/v2/x/../domains/x.com/session/transfer", "/api/v2/domains/x.com/session/transfer"},
+		{"/a//../b", "/a/b"},
+		{"/a/b/..", "/a/"},
+		{"/a/b/../", "/a/"},
+		{"/a/./", "/a/"},
+		{"/..", "/"},
+		{"", "/"},
+		{"a/b", "/a/b"},
+		{"/a%20b/%7e%7E", "/a%20b/~~"},
+		{"/a%252F", "/a%252F"},
+		{"/a%3F?x=%ZZ", "/a%3F"},
+		{"\\a\\b", "/a/b"},
+	} {
+		got, ok := Canonical(c.in)
+		if !ok || got != c.want {
+			t.Errorf("Canonical(%q) = %q, %v; want %q", c.in, got, ok, c.want)
+		}
+	}
+	for _, in := range []string{"/a%", "/a%2", "/a%G0", "/a%00", "/a\x00b"} {
+		if got, ok := Canonical(in); ok {
+			t.Errorf("Canonical(%q) = %q, want malformed", in, got)
+		}
+	}
+}
+
+// The fast path does not allocate for ordinary paths.
+func TestMatchRouteFastPathDoesNotAllocate(t *testing.T) {
+	for _, p := range []string{"/", "/healthz", "/api/v2/carts/active?x=1", transferTestPath, "/api/v2/domains/a/session/transfer/", "/search/caf%C3%A9", "//health"} {
+		if n := testing.AllocsPerRun(100, func() { MatchRoute(p) }); n != 0 {
+			t.Errorf("MatchRoute(%q): %v allocations", p, n)
+		}
+	}
+}
+
+const transferTestPath = "/api/v2/domains/staging.luma.gift/session/transfer"
+
+func BenchmarkMatchRoute(b *testing.B) {
+	for _, c := range []struct{ name, path string }{
+		{"pass-through", "/api/v2/carts/active?page=2"},
+		{"short", "/healthz"},
+		{"transfer", transferTestPath},
+		{"transfer-variant", "//API/v2/domains/staging.luma.gift/session/./%74ransfer"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				MatchRoute(c.path)
+			}
+		})
+	}
+}
+
+// FuzzMatchRoute holds the properties of SPEC §2.1's canonical matching:
+// it never panics, canonicalising twice changes nothing, the in-place fast
+// path agrees with canonicalising, and a path accepted as a transfer
+// canonicalises to one with the same domain.
+func FuzzMatchRoute(f *testing.F) {
+	for _, s := range []string{
+		transferTestPath, "/api/v2/domains/x.com/session/%74ransfer", "//api//v2/domains/x.com/session/transfer",
+		"/api/v2/x/../domains/x.com/session/transfer", "/API/V2/domains/x.com/Session/Transfer/",
+		"/api/v2/domains/x.com/session%2Ftransfer", "/api/v2/domains/a/session/%ZZ", "\\a\\..\\b", "/a/%2e%2E/b?x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		r, ok := MatchRoute(p)
+		q := p
+		if i := strings.IndexAny(q, "?#"); i >= 0 {
+			q = q[:i]
+		}
+		if slow, sok := matchCanonical(q); sok != ok || slow.RawDomain != r.RawDomain || (slow.Err == nil) != (r.Err == nil) {
+			t.Fatalf("MatchRoute(%q) = %+v, %v; canonical matching says %+v, %v", p, r, ok, slow, sok)
+		}
+		c, cok := Canonical(p)
+		if cok {
+			if c2, ok2 := Canonical(c); !ok2 || c2 != c {
+				t.Fatalf("Canonical(%q) = %q, then %q, %v", p, c, c2, ok2)
+			}
+		}
+		switch {
+		case ok && r.Err == nil:
+			if !cok {
+				t.Fatalf("transfer path %q does not canonicalise", p)
+			}
+			r2, ok2 := MatchRoute(c)
+			if !ok2 || r2.Err != nil || r2.RawDomain != r.RawDomain {
+				t.Fatalf("transfer path %q canonicalises to %q, which matches %+v, %v", p, c, r2, ok2)
+			}
+		case ok:
+			if cok {
+				t.Fatalf("malformed transfer path %q canonicalises to %q", p, c)
+			}
+		}
+	})
 }
 
 func TestNormalizeDomain(t *testing.T) {
@@ -158,6 +319,9 @@ func TestParseBodyRefuses(t *testing.T) {
 		{"duplicate key in handle", `{"handle":{"handle":"` + uuid + `","handle":"x"}}`, "handle.handle: duplicate key"},
 		{"duplicate key in a cookie", `{"handle":"` + uuid + `","cookies":[{"name":"a","name":"b","value":""}]}`, "cookies[0].name: duplicate key"},
 		{"duplicate key in an unknown field", `{"handle":"` + uuid + `","x":{"k":1,"k":2}}`, "x.k: duplicate key"},
+		{"33 levels of arrays", `{"handle":"` + uuid + `","x":` + strings.Repeat("[", 32) + strings.Repeat("]", 32) + `}`, "body: nested deeper than 32"},
+		{"33 levels inside merchantData", `{"handle":{"handle":"` + uuid + `","merchantData":{"a":` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}}}`, "body: nested deeper than 32"},
+		{"64 KiB of nested arrays", `{"x":` + strings.Repeat("[", 32<<10) + strings.Repeat("]", 32<<10) + `}`, "body: nested deeper than 32"},
 		{"missing handle", `{"cookies":[]}`, "handle: required"},
 		{"null handle", `{"handle":null}`, "handle: required"},
 		{"numeric handle", `{"handle":12}`, "handle: must be a string or an object"},

@@ -21,32 +21,8 @@ func (e *Engine) SetMetadataReader(r MetadataReader) { e.metadata = r }
 
 // The realm of every 401's www-authenticate (RFC 6750 §3). Never a
 // description, claim or token fragment in it.
-const (
-	wwwAuthenticateMissing = `Bearer realm="session-transfer"`
-	wwwAuthenticateInvalid = `Bearer realm="session-transfer", error="invalid_token"`
-)
-
-// wwwAuthenticate is the challenge of a 401: the plain one when no token
-// was sent, error="invalid_token" when one was and was refused.
-func wwwAuthenticate(tokenSent bool) string {
-	if tokenSent {
-		return wwwAuthenticateInvalid
-	}
-	return wwwAuthenticateMissing
-}
-
-// authRefusal is a 401 with its challenge.
-func authRefusal(err *apierror.Error, tokenSent bool) Step {
-	s := errorReply(err)
-	s.Reply.Headers = append(s.Reply.Headers[:len(s.Reply.Headers):len(s.Reply.Headers)], [2]string{"www-authenticate", wwwAuthenticate(tokenSent)})
-	s.Reply.headerMap = headermap.Serialize(s.Reply.Headers) // errorReply's map lacks the challenge
-	return s
-}
-
 var (
-	replyPayloadMissing  = authRefusal(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"), false)
-	replyPayloadRepeated = authRefusal(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"), true)
-	replyNotVerified     = authRefusal(apierror.New(apierror.MissingAuthHeader, "invalid device token: not verified"), true)
+	replyNotVerified = unauthorized(apierror.New(apierror.MissingAuthHeader, "invalid device token: not verified"), false)
 )
 
 // maxUpstreamReason bounds the jwt_authn reason quoted in a description.
@@ -58,7 +34,7 @@ const maxUpstreamReason = 256
 // challenge when there is no payload.
 func (e *Engine) startDelegated(h headermap.Headers, route request.Route, authz string, n int, now time.Time) (*Transfer, Step) {
 	if n > 1 {
-		return nil, replyPayloadRepeated
+		return nil, replyAuthRepeated
 	}
 	tokenSent := n == 1 && trimmedToken(authz)
 	vp := e.cfg.Auth.VerifiedPayload
@@ -73,14 +49,14 @@ func (e *Engine) startDelegated(h headermap.Headers, route request.Route, authz 
 	}, now)
 	switch {
 	case res.Err != nil && res.Err.NoPayload && !tokenSent:
-		return nil, replyPayloadMissing
+		return nil, replyAuthMissing
 	case res.Err != nil && res.Err.NoPayload:
 		if why := e.upstreamReason(read); why != "" {
-			return nil, authRefusal(apierror.New(apierror.MissingAuthHeader, "invalid device token: jwt_authn: %s", why), true)
+			return nil, unauthorized(apierror.New(apierror.MissingAuthHeader, "invalid device token: jwt_authn: %s", why), false)
 		}
 		return nil, replyNotVerified
 	case res.Err != nil:
-		return nil, authRefusal(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason), true)
+		return nil, unauthorized(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason), false)
 	}
 	t, step := e.afterAuth(h, route, res.Claims)
 	step.Claims = res.Claims

@@ -154,7 +154,7 @@ type Transfer struct {
 // The constant refusals are built once: answering one formats and
 // allocates nothing. Their Response is shared and never modified.
 var (
-	replyAuthMissing     = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"))
+	replyAuthMissing     = unauthorized(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is missing"), true)
 	replyAuthRepeated    = errorReply(apierror.New(apierror.MissingAuthHeader, "x-firmly-authorization header is repeated"))
 	replyKeysUnavailable = errorReply(apierror.New(apierror.AuthUnavailable, "device-token keys are not available yet"))
 	replyNotEnabled      = errorReply(apierror.New(apierror.CannotTransferSession, "merchant not enabled for session transfer"))
@@ -165,20 +165,50 @@ var (
 // the remote JWKS that failed (SPEC §2.2b).
 func KeysUnavailable() Step { return replyRefetchFailed }
 
-// An error's headers, and with them serialised: one of two sets.
+// An error's headers, and with them serialised once: a 405 adds allow, a
+// 401 its challenge.
 var (
-	errorHeaders        = [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
-	errorHeaderMap      = headermap.Serialize(errorHeaders)
-	errorHeadersAllow   = append(errorHeaders[:len(errorHeaders):len(errorHeaders)], [2]string{"allow", "POST"})
-	errorHeaderMapAllow = headermap.Serialize(errorHeadersAllow)
+	errorHeaders          = [][2]string{{"content-type", "application/json"}, {"cache-control", "no-store"}}
+	errorHeaderMap        = headermap.Serialize(errorHeaders)
+	errorHeadersAllow     = withHeader(errorHeaders, "allow", "POST")
+	errorHeaderMapAllow   = headermap.Serialize(errorHeadersAllow)
+	errorHeadersInvalid   = withHeader(errorHeaders, "www-authenticate", challengeInvalid)
+	errorHeaderMapInvalid = headermap.Serialize(errorHeadersInvalid)
+	errorHeadersNoToken   = withHeader(errorHeaders, "www-authenticate", challengeMissing)
+	errorHeaderMapNoToken = headermap.Serialize(errorHeadersNoToken)
+)
+
+// withHeader is h and one more header, in a slice of its own.
+func withHeader(h [][2]string, name, value string) [][2]string {
+	return append(h[:len(h):len(h)], [2]string{name, value})
+}
+
+// The challenges of a 401 (RFC 6750 §3, SPEC §2.2): no error code when no
+// token was sent, invalid_token for any other refusal. Never a description,
+// claim or token fragment.
+const (
+	challengeMissing = `Bearer realm="session-transfer"`
+	challengeInvalid = `Bearer realm="session-transfer", error="invalid_token"`
 )
 
 func errorReply(err *apierror.Error) Step {
 	h, hm := errorHeaders, errorHeaderMap
-	if err.Kind == apierror.MethodNotAllowed {
+	switch err.Kind {
+	case apierror.MethodNotAllowed:
 		h, hm = errorHeadersAllow, errorHeaderMapAllow
+	case apierror.MissingAuthHeader:
+		h, hm = errorHeadersInvalid, errorHeaderMapInvalid
 	}
 	return Step{Kind: Reply, Reply: &Response{Status: err.Kind.Status, Headers: h, Body: err.Body(), Error: err, headerMap: hm}}
+}
+
+// unauthorized is a 401 whose challenge says whether a token was sent.
+func unauthorized(err *apierror.Error, missing bool) Step {
+	s := errorReply(err)
+	if missing {
+		s.Reply.Headers, s.Reply.headerMap = errorHeadersNoToken, errorHeaderMapNoToken
+	}
+	return s
 }
 
 func (t *Transfer) fail(err *apierror.Error) Step {
@@ -196,6 +226,11 @@ func (e *Engine) Start(h headermap.Headers, now time.Time) (*Transfer, Step) {
 	route, ok := request.MatchRoute(path)
 	if !ok {
 		return nil, Step{Kind: PassThrough}
+	}
+	if route.Err != nil {
+		// A would-be transfer path that cannot be read: first in SPEC
+		// §2.1's order, so no spelling slips past the later checks.
+		return nil, errorReply(route.Err)
 	}
 	switch method, _ := h.Get(":method"); method {
 	case "POST":
@@ -222,7 +257,7 @@ func (e *Engine) Start(h headermap.Headers, now time.Time) (*Transfer, Step) {
 	case res.Err != nil && res.Err.Unavailable:
 		return nil, withCache(replyKeysUnavailable, res.Cache)
 	case res.Err != nil:
-		s := withCache(errorReply(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason)), res.Cache)
+		s := withCache(unauthorized(apierror.New(apierror.MissingAuthHeader, "invalid device token: %s", res.Err.Reason), res.Err.Missing), res.Cache)
 		s.UnknownKid = res.Err.UnknownKid
 		return nil, s
 	}
@@ -261,8 +296,10 @@ func (e *Engine) afterAuth(h headermap.Headers, route request.Route, claims *aut
 			return nil, merchantReply(tooLarge(e.cfg.Limits.MaxBodyBytes), domain)
 		}
 	}
+	// Forwarded only when well formed (SPEC §2.5); never repaired.
 	requestID, _ := h.Get("x-request-id")
-	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: requestID, trace: tracecontext.Pick(h)}
+	rid, _ := request.RequestID(requestID)
+	t := &Transfer{e: e, domain: domain, merchant: m, claims: claims, requestID: rid, trace: tracecontext.Pick(h)}
 	return t, Step{Kind: AwaitBody}
 }
 
