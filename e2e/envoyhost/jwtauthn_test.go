@@ -205,6 +205,11 @@ func TestMetadataProperty(t *testing.T) {
 		if st != tc.status || string(got) != string(tc.want) {
 			t.Errorf("%v: got %q status %d, want %q status %d", tc.segs, got, st, tc.want, tc.status)
 		}
+		// The exported reading (the bench's native leg) answers alike.
+		v, found, err := MetadataValue(md, append([]string{"envoy.filters.http.jwt_authn", "payload"}, tc.segs...)...)
+		if string(v) != string(tc.want) || found != (tc.status == statusOK) || (err != nil) != (tc.status == statusSerializationFailure) {
+			t.Errorf("MetadataValue %v: got %q found %v err %v, want %q status %d", tc.segs, v, found, err, tc.want, tc.status)
+		}
 	}
 	if l, st := p("l"); st != statusOK || string(l) != string(marshalPairs([][2]string{{"a", ""}, {string(two), ""}})) {
 		t.Errorf("a list is pairs with empty values: %q %d", l, st)

@@ -2,6 +2,7 @@ package envoyhost
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 
@@ -110,4 +111,19 @@ func marshalPairs(pairs [][2]string) []byte {
 		b = append(append(b, p[1]...), 0)
 	}
 	return b
+}
+
+// MetadataValue is what proxy_get_property answers for
+// metadata.filter_metadata.<path...> on a stream with this metadata, for
+// code that reads it outside a VM (the bench's native leg): found is false
+// on NotFound, err set when Envoy could not serialise the value.
+func MetadataValue(md map[string]*structpb.Struct, path ...string) (value []byte, found bool, err error) {
+	v, status := metadataProperty(md, append([]string{"metadata", "filter_metadata"}, path...))
+	switch status {
+	case statusOK:
+		return v, true, nil
+	case statusNotFound:
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("metadata %q: status %d", path, status)
 }

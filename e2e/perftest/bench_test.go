@@ -80,6 +80,7 @@ func perfScenarios() []perfScenario {
 			}
 			return transferRequest(cached)
 		}},
+		delegatedTransferScenario(),
 	}
 }
 
@@ -100,12 +101,34 @@ func newPerfHost(tb testing.TB) *envoyhost.Host {
 	return newPerfHostWasm(tb, e2etest.PluginWasm(tb), nil)
 }
 
+// newPerfHostFor is newPerfHost under a plugin configuration (configPlain
+// or configDelegated).
+func newPerfHostFor(tb testing.TB, conf int) *envoyhost.Host {
+	tb.Helper()
+	h, err := startPerfHost(tb, e2etest.PluginWasm(tb), nil, conf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
 // newPerfHostWasm is newPerfHost for a given module (the bench's base),
 // with env as the VM's environment variables.
 func newPerfHostWasm(tb testing.TB, wasm []byte, env map[string]string) *envoyhost.Host {
 	tb.Helper()
+	h, err := startPerfHost(tb, wasm, env, configPlain)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// startPerfHost returns the host's error instead of failing: a base module
+// may refuse a configuration it predates (auth.verified_payload).
+func startPerfHost(tb testing.TB, wasm []byte, env map[string]string, conf int) (*envoyhost.Host, error) {
+	tb.Helper()
 	cfg := envoyhost.Config{
-		PluginConfig: []byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})),
+		PluginConfig: []byte(perfPluginConfig(tb, conf)),
 		Clusters: map[string]envoyhost.Cluster{
 			"merchant_luma":   {Handler: handlerAnswer(200, "application/json", e2etest.LumaCart)},
 			"session_backend": {Handler: handlerAnswer(201, "application/json", backendAnswer)},
@@ -118,10 +141,10 @@ func newPerfHostWasm(tb testing.TB, wasm []byte, env map[string]string) *envoyho
 	defer cancel()
 	h, err := envoyhost.Start(ctx, wasm, cfg)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	tb.Cleanup(func() { h.Close(context.Background()) })
-	return h
+	return h, nil
 }
 
 func perfDo(tb testing.TB, h *envoyhost.Host, r *envoyhost.Request, want int) {
@@ -154,7 +177,7 @@ func perfRequests(b *testing.B, sc perfScenario, n int) []*envoyhost.Request {
 func BenchmarkModuleTime(b *testing.B) {
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
-			h := newPerfHost(b)
+			h := newPerfHostFor(b, sc.config())
 			perfDo(b, h, sc.next(b, 0), sc.status) // warm up
 			rs := perfRequests(b, sc, b.N)
 			h.MeasureModuleTime(false)
@@ -169,22 +192,30 @@ func BenchmarkModuleTime(b *testing.B) {
 }
 
 // nativeEngine is the same engine and configuration the plugin runs.
-func nativeEngine(tb testing.TB) *transfer.Engine {
-	cfg, err := config.Parse([]byte(e2etest.PluginConfig(tb, e2etest.StackOpts{})), nil)
-	if err != nil {
-		tb.Fatal(err)
+func nativeEngine(tb testing.TB) *transfer.Engine { return nativeEngines(tb)[configPlain] }
+
+// nativeEngines are the engines of every plugin configuration, by index;
+// the delegated one reads the metadata of the request nativeRun drives.
+func nativeEngines(tb testing.TB) [perfConfigurations]*transfer.Engine {
+	var es [perfConfigurations]*transfer.Engine
+	for i := range es {
+		cfg, err := config.Parse([]byte(perfPluginConfig(tb, i)), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if es[i], err = transfer.New(cfg); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	e, err := transfer.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return e
+	es[configDelegated].SetMetadataReader(nativeMetadataReader)
+	return es
 }
 
 // nativeRun drives the engine through one request as the plugin does and
 // returns the status of the answer (200 for a pass-through, which the
 // upstream answers).
 func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
+	nativeMetadata = r.Metadata
 	now := time.Now()
 	t, step := e.Start(headermap.Pairs(r.HeaderPairs()), now)
 	if step.Kind == transfer.AwaitBody {
@@ -209,9 +240,10 @@ func nativeRun(e *transfer.Engine, r *envoyhost.Request) int {
 
 // BenchmarkNative is the same scenarios in the same Go packages, natively.
 func BenchmarkNative(b *testing.B) {
-	e := nativeEngine(b)
+	es := nativeEngines(b)
 	for _, sc := range perfScenarios() {
 		b.Run(sc.name, func(b *testing.B) {
+			e := es[sc.config()]
 			rs := perfRequests(b, sc, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -226,9 +258,10 @@ func BenchmarkNative(b *testing.B) {
 }
 
 func TestPerfScenariosAnswerAsExpected(t *testing.T) {
-	e := nativeEngine(t)
+	es := nativeEngines(t)
 	for _, sc := range perfScenarios() {
 		t.Run(fmt.Sprintf("%s answers %d natively", sc.name, sc.status), func(t *testing.T) {
+			e := es[sc.config()]
 			if got := nativeRun(e, sc.next(t, 1)); got != sc.status {
 				t.Errorf("got %d, want %d", got, sc.status)
 			}

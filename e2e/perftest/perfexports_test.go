@@ -13,11 +13,12 @@ import (
 )
 
 // TestPerfExports prints, under wazero, the module µs per request of each
-// export for the pass-through, the 401 and the cached transfer: where a
-// row's time goes. With PERF_BASE_WASM the base module runs interleaved in
-// the same rounds. Each figure is the best round's mean. On demand:
+// export for the pass-through, the 401, the cached transfer and the
+// delegated one: where a row's time goes. With PERF_BASE_WASM the base
+// module runs interleaved in the same rounds (a row whose configuration it
+// refuses shows "–" for it). Each figure is the best round's mean. On demand:
 //
-//	PERF_EXPORTS=9 PLUGIN_WASM=$PWD/plugin.wasm go test -run TestPerfExports -v ./e2e
+//	PERF_EXPORTS=9 PLUGIN_WASM=$PWD/plugin.wasm go test -run TestPerfExports -v ./e2e/perftest
 func TestPerfExports(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("PERF_EXPORTS"))
 	if rounds < 1 {
@@ -35,21 +36,29 @@ func TestPerfExports(t *testing.T) {
 	var scs []perfScenario
 	for _, sc := range perfScenarios() {
 		switch sc.name {
-		case "pass-through GET", "401 on headers", "transfer RS256, cached token":
+		case "pass-through GET", "401 on headers", "transfer RS256, cached token", delegatedRow:
 			scs = append(scs, sc)
 		}
 	}
 	perRound := map[bool]int{true: 20, false: 300}
 	// best[module][scenario][export] is the best round's µs per request.
 	best := make([][]map[string]float64, len(mods))
-	hosts := make([]*envoyhost.Host, len(mods))
+	hosts := make([][perfConfigurations]*envoyhost.Host, len(mods))
 	for m, mod := range mods {
-		hosts[m] = newPerfHostWasm(t, mod, nil)
+		for c := range perfConfigurations {
+			h, err := startPerfHost(t, mod, nil, c)
+			if err != nil && m == 0 {
+				t.Fatal(err)
+			}
+			hosts[m][c] = h // nil where the base refuses the configuration
+		}
 		best[m] = make([]map[string]float64, len(scs))
 		for i, sc := range scs {
 			best[m][i] = map[string]float64{}
 			for range 5 {
-				perfDo(t, hosts[m], sc.next(t, 0), sc.status)
+				if h := hosts[m][sc.config()]; h != nil {
+					perfDo(t, h, sc.next(t, 0), sc.status)
+				}
 			}
 		}
 	}
@@ -62,7 +71,10 @@ func TestPerfExports(t *testing.T) {
 				if r%2 == 1 {
 					m = len(mods) - 1 - k
 				}
-				h := hosts[m]
+				h := hosts[m][sc.config()]
+				if h == nil {
+					continue
+				}
 				h.MeasureModuleTime(false)
 				for range n {
 					seq++
@@ -92,7 +104,11 @@ func TestPerfExports(t *testing.T) {
 		for _, e := range exports {
 			fmt.Fprintf(&b, "| %s |", e)
 			for m := range mods {
-				fmt.Fprintf(&b, " %.2f |", best[m][i][e])
+				if v, ok := best[m][i][e]; ok {
+					fmt.Fprintf(&b, " %.2f |", v)
+				} else {
+					b.WriteString(" – |")
+				}
 			}
 			b.WriteString("\n")
 		}

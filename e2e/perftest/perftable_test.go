@@ -58,10 +58,11 @@ func TestPerfTable(t *testing.T) {
 	warm := func(i int) *envoyhost.Request { seq++; return scs[i].next(t, seq) }
 
 	native := make([][]float64, len(scs))
-	e := nativeEngine(t)
+	engines := nativeEngines(t)
 	for r := range rounds {
 		for i, sc := range scs {
 			var d time.Duration
+			e := engines[sc.config()]
 			for _, q := range reqs[i][r] {
 				start := time.Now()
 				got := nativeRun(e, q)
@@ -90,18 +91,34 @@ func TestPerfTable(t *testing.T) {
 	// default): with PERF_BASE_WASM=plugin.wasm it measures the setting.
 	envs := make([]map[string]string, len(mods))
 	envs[0] = gogcEnv()
-	hosts := make([]*envoyhost.Host, len(mods))
+	// A host per module and plugin configuration. The base may refuse a
+	// configuration it predates (auth.verified_payload before 2026-12-02):
+	// its rows then have no base figures, and refused says why.
+	hosts := make([][perfConfigurations]*envoyhost.Host, len(mods))
+	refused := map[int]error{}
 	wz := make([][][]float64, len(mods))
 	wzReq := make([][][]float64, len(mods)) // every request's µs
 
 	traces := make([][][]string, len(mods))
 	for m, mod := range mods {
-		hosts[m] = newPerfHostWasm(t, mod, envs[m])
+		for c := range perfConfigurations {
+			h, err := startPerfHost(t, mod, envs[m], c)
+			if err != nil && m == 0 {
+				t.Fatal(err)
+			}
+			if err != nil {
+				refused[c] = err
+			}
+			hosts[m][c] = h
+		}
 		wz[m] = make([][]float64, len(scs))
 		wzReq[m] = make([][]float64, len(scs))
 		traces[m] = make([][]string, len(scs))
-		h := hosts[m]
 		for i, sc := range scs {
+			h := hosts[m][sc.config()]
+			if h == nil {
+				continue
+			}
 			h.MeasureModuleTime(true)
 			perfDo(t, h, warm(i), sc.status)
 			for _, tr := range h.TakeModuleTime().Trace {
@@ -110,8 +127,8 @@ func TestPerfTable(t *testing.T) {
 			for range 3 {
 				perfDo(t, h, warm(i), sc.status)
 			}
+			h.MeasureModuleTime(false)
 		}
-		h.MeasureModuleTime(false)
 	}
 	for r := range rounds {
 		for i, sc := range scs {
@@ -120,7 +137,10 @@ func TestPerfTable(t *testing.T) {
 				if r%2 == 1 {
 					m = len(mods) - 1 - k
 				}
-				h := hosts[m]
+				h := hosts[m][sc.config()]
+				if h == nil {
+					continue
+				}
 				h.TakeModuleTime()
 				var sum float64
 				for _, q := range reqs[i][r] {
@@ -134,7 +154,7 @@ func TestPerfTable(t *testing.T) {
 		}
 	}
 
-	v8, v8Req, v8note := runV8(t, scs, reqs, rounds, warm, traces, len(mods) > 1)
+	v8, v8Req, v8note := runV8(t, scs, reqs, rounds, warm, traces, len(mods) > 1, refused)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "module µs per request, best of %d interleaved rounds (%s)\n\n", rounds, time.Now().UTC().Format("2006-01-02"))
@@ -164,6 +184,14 @@ func TestPerfTable(t *testing.T) {
 			fmt.Fprintf(&b, "\nbase module (PERF_BASE_WASM) and this one, interleaved in the same rounds: %s\n\n", stat.title)
 			b.WriteString("| scenario | wazero base | wazero | ratio | V8 base | V8 | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 			for i, sc := range scs {
+				if _, ok := refused[sc.config()]; ok {
+					w, v8n := us(stat.of(stat.wz[0][i])), v8note
+					if stat.v8 != nil {
+						v8n = us(stat.of(stat.v8[0][i]))
+					}
+					fmt.Fprintf(&b, "| %s | refused¹ | %s | – | refused¹ | %s | – |\n", sc.name, w, v8n)
+					continue
+				}
 				wb, w := stat.of(stat.wz[1][i]), stat.of(stat.wz[0][i])
 				v8b, v8n, v8r := v8note, v8note, "–"
 				if stat.v8 != nil {
@@ -172,9 +200,13 @@ func TestPerfTable(t *testing.T) {
 				}
 				fmt.Fprintf(&b, "| %s | %s | %s | %.2f× | %s | %s | %s |\n", sc.name, us(wb), us(w), w/wb, v8b, v8n, v8r)
 			}
+			for c, err := range refused {
+				// The row has no base figure: say why instead of failing.
+				fmt.Fprintf(&b, "\n¹ the base module refuses the %s configuration: %s\n", map[int]string{configPlain: "plain", configDelegated: "delegated"}[c], firstLine(err.Error()))
+			}
 		}
 	}
-	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(hosts[0].Worker(0).MemoryPages())/16)
+	fmt.Fprintf(&b, "\nwazero linear memory: %.1f MiB", float64(hosts[0][configPlain].Worker(0).MemoryPages())/16)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		// Other load inflates every figure; say how much there was.
 		fmt.Fprintf(&b, "; load average %s", strings.Join(strings.Fields(string(la))[:3], " "))
@@ -203,6 +235,14 @@ func us(v float64) string {
 	return fmt.Sprintf("%.1f µs", v)
 }
 
+// firstLine is s up to its first newline (a host error carries its logs).
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -219,8 +259,9 @@ func best(v []float64) float64 {
 }
 
 type v8Request struct {
-	Headers envoyhost.Pairs `json:"headers"`
-	Body    string          `json:"body"`
+	Headers  envoyhost.Pairs `json:"headers"`
+	Body     string          `json:"body"`
+	Metadata map[string]any  `json:"metadata,omitempty"` // filter_metadata by namespace
 }
 
 type v8Answer struct {
@@ -229,16 +270,20 @@ type v8Answer struct {
 	Body    string          `json:"body"`
 }
 
-func v8Req(r *envoyhost.Request) v8Request { return v8Request{r.HeaderPairs(), string(r.Body)} }
+func v8Req(r *envoyhost.Request) v8Request {
+	return v8Request{r.HeaderPairs(), string(r.Body), metadataJSON(r.Metadata)}
+}
 
 // runV8 runs the scenarios in e2e/v8bench/host.mjs under node --no-liftoff
 // and returns per module (the module, then the base with withBase) and
 // scenario the µs of each round; without node, nil and a note for the
 // table. The export calls of each scenario's first request must be the ones
 // the wazero host made with the same module, or the comparison is not
-// fair. PERF_NODE_FLAGS adds node flags (e.g. --cpu-prof --cpu-prof-dir=DIR
-// for a profile of the run).
-func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][][]string, withBase bool) (roundsOut, requestsOut [][][]float64, note string) {
+// fair. A configuration in refused (by index) is one the base refused under
+// wazero: the V8 host must refuse it too, and measures none of its rows on
+// the base. PERF_NODE_FLAGS adds node flags (e.g. --cpu-prof
+// --cpu-prof-dir=DIR for a profile of the run).
+func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, rounds int, warm func(int) *envoyhost.Request, traces [][][]string, withBase bool, refused map[int]error) (roundsOut, requestsOut [][][]float64, note string) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, nil, "no node"
@@ -252,29 +297,33 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	type scenarioIn struct {
 		Name     string        `json:"name"`
+		Config   int           `json:"config"` // index into pluginConfigs
 		Status   int           `json:"status"`
 		Warmup   v8Request     `json:"warmup"`
 		Requests [][]v8Request `json:"requests"`
 	}
 	in := struct {
-		Wasm         string              `json:"wasm"`
-		BaseWasm     string              `json:"baseWasm,omitempty"`
-		Env          map[string]string   `json:"env,omitempty"`
-		PluginConfig string              `json:"pluginConfig"`
-		Clusters     map[string]v8Answer `json:"clusters"`
-		Route        string              `json:"route"`
-		Rounds       int                 `json:"rounds"`
-		Scenarios    []scenarioIn        `json:"scenarios"`
+		Wasm          string              `json:"wasm"`
+		BaseWasm      string              `json:"baseWasm,omitempty"`
+		Env           map[string]string   `json:"env,omitempty"`
+		PluginConfigs []string            `json:"pluginConfigs"`
+		Clusters      map[string]v8Answer `json:"clusters"`
+		Route         string              `json:"route"`
+		Rounds        int                 `json:"rounds"`
+		Scenarios     []scenarioIn        `json:"scenarios"`
 	}{
-		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], Env: gogcEnv(), PluginConfig: e2etest.PluginConfig(t, e2etest.StackOpts{}), Route: "app", Rounds: rounds,
+		Wasm: wasmPath, BaseWasm: map[bool]string{true: os.Getenv("PERF_BASE_WASM")}[withBase], Env: gogcEnv(), Route: "app", Rounds: rounds,
 		Clusters: map[string]v8Answer{
 			"merchant_luma":   {200, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(e2etest.LumaCart))}}, e2etest.LumaCart},
 			"session_backend": {201, envoyhost.Pairs{{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(backendAnswer))}}, backendAnswer},
 			"app":             {200, envoyhost.Pairs{{"content-length", strconv.Itoa(len(appAnswer))}, {"content-type", "text/plain"}}, appAnswer},
 		},
 	}
+	for c := range perfConfigurations {
+		in.PluginConfigs = append(in.PluginConfigs, perfPluginConfig(t, c))
+	}
 	for i, sc := range scs {
-		s := scenarioIn{Name: sc.name, Status: sc.status, Warmup: v8Req(warm(i))}
+		s := scenarioIn{Name: sc.name, Config: sc.config(), Status: sc.status, Warmup: v8Req(warm(i))}
 		for r := range rounds {
 			var rs []v8Request
 			for _, q := range reqs[i][r] {
@@ -306,6 +355,7 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	}
 	var out struct {
 		Modules []struct {
+			Refused   map[string]string `json:"refused"` // by configuration index
 			Scenarios map[string]struct {
 				Exports  []string  `json:"exports"`
 				Rounds   []float64 `json:"rounds"`
@@ -324,8 +374,17 @@ func runV8(t *testing.T, scs []perfScenario, reqs [][][]*envoyhost.Request, roun
 	for m := range traces {
 		res[m] = make([][]float64, len(scs))
 		resReq[m] = make([][]float64, len(scs))
+		for c := range perfConfigurations {
+			_, v8 := out.Modules[m].Refused[strconv.Itoa(c)]
+			if _, wz := refused[c]; v8 != (wz && m == 1) {
+				t.Errorf("module %d, configuration %d: refused under V8 %v (%s), under wazero %v", m, c, v8, out.Modules[m].Refused[strconv.Itoa(c)], wz && m == 1)
+			}
+		}
 		for i, sc := range scs {
-			got := out.Modules[m].Scenarios[sc.name]
+			got, ok := out.Modules[m].Scenarios[sc.name]
+			if !ok {
+				continue // refused, checked above
+			}
 			if !slices.Equal(got.Exports, traces[m][i]) {
 				t.Errorf("%s (module %d): V8 host called %v, wazero host %v", sc.name, m, got.Exports, traces[m][i])
 			}

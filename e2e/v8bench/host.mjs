@@ -4,17 +4,22 @@
 //
 // usage: node --no-liftoff host.mjs input.json
 //
-// input.json (written by the Go driver, e2e/perftable_test.go): the wasm
-// paths (the module, and optionally a base module to compare it with), the
-// plugin configuration, the answers of each cluster, and per scenario the
-// requests of every round. With a base, every round runs each scenario on
-// both modules, alternating which goes first, so before and after share
-// the machine's load. Module time of an export call is its wall
+// input.json (written by the Go driver, e2e/perftest/perftable_test.go):
+// the wasm paths (the module, and optionally a base module to compare it
+// with), the plugin configurations (each module runs each in a VM of its
+// own; a scenario names its configuration by index), the answers of each
+// cluster, and per scenario the requests of every round. A request may carry
+// dynamic metadata (what a filter before this one, such as jwt_authn, set),
+// served on proxy_get_property metadata paths as Envoy serialises them.
+// With a base, every round runs each scenario on both modules, alternating
+// which goes first, so before and after share the machine's load. A
+// configuration the base refuses (one it predates) is reported, and its
+// scenarios run on this module only. Module time of an export call is its wall
 // time minus the time spent in host functions; an allocation callback
 // nested in a hostcall (proxy_on_memory_allocate) counts as module time.
 // It prints one JSON object: per module and scenario the module µs per
-// request of each round and of every request, and the export names the
-// first request called.
+// request of each round and of every request, the export names the first
+// request called, and the configurations the module refused.
 
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
@@ -25,11 +30,19 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const now = () => performance.now();
 
-const OK = 0, NOT_FOUND = 1, BAD_ARGUMENT = 2, UNIMPLEMENTED = 12;
+const OK = 0, NOT_FOUND = 1, BAD_ARGUMENT = 2, SERIALIZATION_FAILURE = 3, UNIMPLEMENTED = 12;
 
-// makeHost instantiates one module in its own host state and returns its
-// runRequest and a way to read its memory size.
-async function makeHost(wasmPath, vmEnv) {
+// Each module is compiled once for all its VMs.
+const compiled = new Map();
+function compile(wasmPath) {
+  if (!compiled.has(wasmPath)) compiled.set(wasmPath, WebAssembly.compile(readFileSync(wasmPath)));
+  return compiled.get(wasmPath);
+}
+
+// makeHost instantiates one module under one plugin configuration in its
+// own host state and returns its runRequest and a way to read its memory
+// size; it throws when the module refuses the configuration.
+async function makeHost(wasmPath, vmEnv, pluginConfigText) {
   // --- accounting --------------------------------------------------------------
   let hostMs = 0;   // host-function time inside the current export call
   let nestedMs = 0; // module time nested inside host functions (allocations)
@@ -106,6 +119,18 @@ async function makeHost(wasmPath, vmEnv) {
     return out;
   }
 
+  // serializeValue is Envoy's (context.cc): a string as its bytes, a number
+  // as an 8-byte little-endian double, a bool as one byte, an object or list
+  // as pairs (a list's values empty), null not at all.
+  function serializeValue(v) {
+    if (typeof v === 'string') return enc.encode(v);
+    if (typeof v === 'number') { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v, true); return b; }
+    if (typeof v === 'boolean') return new Uint8Array([v ? 1 : 0]);
+    if (Array.isArray(v)) return encodePairs(v.map((x) => [dec.decode(serializeValue(x) || new Uint8Array(0)), '']));
+    if (v !== null && typeof v === 'object') return encodePairs(Object.entries(v).map(([k, x]) => [k, dec.decode(serializeValue(x) || new Uint8Array(0))]));
+    return null;
+  }
+
   // --- the stream state the hostcalls act on ---------------------------------
   const rootID = 1;
   let nextID = 2;
@@ -117,7 +142,7 @@ async function makeHost(wasmPath, vmEnv) {
   let nextToken = 1;
   const metrics = new Map();
   let nextMetric = 1;
-  const pluginConfig = enc.encode(input.pluginConfig);
+  const pluginConfig = enc.encode(pluginConfigText);
   const logs = [];
 
   const mapOf = (t) => {
@@ -218,7 +243,18 @@ async function makeHost(wasmPath, vmEnv) {
       w32(tokenPtr, token);
       return OK;
     },
-    proxy_get_property() { return NOT_FOUND; },
+    proxy_get_property(pp, pn, vp, vs) {
+      // Segments joined with NUL, walked as Envoy's Context::getProperty does.
+      const segs = readStr(pp, pn).split('\0');
+      if (segs[0] !== 'metadata' || segs[1] !== 'filter_metadata' || !stream || !stream.metadata) return NOT_FOUND;
+      let v = stream.metadata;
+      for (const seg of segs.slice(2)) {
+        if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return NOT_FOUND;
+        v = v[seg];
+      }
+      const leaf = serializeValue(v);
+      return leaf === null ? SERIALIZATION_FAILURE : copyOut(leaf, vp, vs);
+    },
     proxy_set_property() { return OK; },
     proxy_get_shared_data() { return NOT_FOUND; },
     proxy_set_shared_data() { return OK; },
@@ -233,8 +269,7 @@ async function makeHost(wasmPath, vmEnv) {
   };
 
   // --- instantiate -------------------------------------------------------------
-  const wasm = readFileSync(wasmPath);
-  const module = await WebAssembly.compile(wasm);
+  const module = await compile(wasmPath);
   const wasi = new WASI({ version: 'preview1', args: [], env: vmEnv || {}, returnOnExit: true });
   const wasiImport = {};
   for (const [k, f] of Object.entries(wasi.wasiImport)) wasiImport[k] = wrapHost(f.bind(wasi.wasiImport));
@@ -277,7 +312,7 @@ async function makeHost(wasmPath, vmEnv) {
   function runRequest(r) {
     const id = nextID++;
     const body = enc.encode(r.body || '');
-    stream = { id, reqHeaders: r.headers.map(([k, v]) => [k.toLowerCase(), v]), reqBody: body, resHeaders: [], resBody: new Uint8Array(0), local: null, bodyVisible: null };
+    stream = { id, metadata: r.metadata || null, reqHeaders: r.headers.map(([k, v]) => [k.toLowerCase(), v]), reqBody: body, resHeaders: [], resBody: new Uint8Array(0), local: null, bodyVisible: null };
     let ms = 0, status = 0, paused = false;
     const call = (name, ...args) => { effective = id; const [res, m] = callExport(name, id, ...args); ms += m; return res; };
     call('proxy_on_context_create', rootID);
@@ -317,11 +352,29 @@ async function makeHost(wasmPath, vmEnv) {
 }
 
 // --- rounds ------------------------------------------------------------------
-const hosts = [await makeHost(input.wasm, input.env)];
-if (input.baseWasm) hosts.push(await makeHost(input.baseWasm));
-const out = { modules: hosts.map(() => ({ scenarios: {} })) };
-hosts.forEach((h, m) => {
+// hosts[m][c]: module m (this, then the base) under configuration c; null
+// where the base refused it.
+const modules = [[input.wasm, input.env]];
+if (input.baseWasm) modules.push([input.baseWasm, undefined]);
+const out = { modules: modules.map(() => ({ scenarios: {}, refused: {} })) };
+const hosts = [];
+for (const [m, [path, vmEnv]] of modules.entries()) {
+  const vms = [];
+  for (const [c, cfg] of input.pluginConfigs.entries()) {
+    try {
+      vms.push(await makeHost(path, vmEnv, cfg));
+    } catch (e) {
+      if (m === 0) throw e;
+      out.modules[m].refused[c] = String(e.message || e);
+      vms.push(null);
+    }
+  }
+  hosts.push(vms);
+}
+hosts.forEach((vms, m) => {
   for (const sc of input.scenarios) {
+    const h = vms[sc.config];
+    if (!h) continue;
     const trace = [];
     h.setTrace(trace);
     const [st] = h.runRequest(sc.warmup);
@@ -338,7 +391,8 @@ for (let round = 0; round < input.rounds; round++) {
     const order = hosts.map((_, m) => m);
     if (round % 2 === 1) order.reverse();
     for (const m of order) {
-      const h = hosts[m];
+      const h = hosts[m][sc.config];
+      if (!h) continue;
       let total = 0;
       for (const r of reqs) {
         const [st, ms] = h.runRequest(r);
@@ -350,5 +404,5 @@ for (let round = 0; round < input.rounds; round++) {
     }
   }
 }
-hosts.forEach((h, m) => { out.modules[m].memoryBytes = h.memoryBytes(); });
+hosts.forEach((vms, m) => { out.modules[m].memoryBytes = vms[0].memoryBytes(); });
 process.stdout.write(JSON.stringify(out) + '\n');
