@@ -5,13 +5,13 @@
 package cart
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strconv"
 
 	"github.com/firmly/session-transfer-filter/internal/merchant"
 	"github.com/firmly/session-transfer-filter/internal/money"
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 )
 
 // Input is everything the V2 cart is built from.
