@@ -1,9 +1,8 @@
 package main
 
 import (
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
-
 	"github.com/firmly/session-transfer-filter/internal/metrics"
+	"github.com/firmly/session-transfer-filter/plugin/bridge"
 )
 
 // vmMetrics defines every metric through proxy_define_metric when the
@@ -12,9 +11,11 @@ import (
 // use. Names are bounded: tags only ever carry a configured merchant (or
 // "none") and a catalogued outcome.
 type vmMetrics struct {
-	counters   map[string]proxywasm.MetricCounter
-	histograms map[string]proxywasm.MetricHistogram
-	gauges     map[string]proxywasm.MetricGauge
+	// Metric ids by name. The hostcalls go through the bridge, not the
+	// SDK's metric types, whose failures are panics formatted with fmt.
+	counters   map[string]uint32
+	histograms map[string]uint32
+	gauges     map[string]uint32
 	// The names of tagged metrics and the response-code details, by their
 	// parts, so a request does not build them again (each was a string
 	// concatenation, an allocation per answer).
@@ -26,8 +27,8 @@ type vmMetrics struct {
 // newVMMetrics is created once per VM, by the VM context.
 func newVMMetrics() *vmMetrics {
 	return &vmMetrics{
-		counters: map[string]proxywasm.MetricCounter{}, histograms: map[string]proxywasm.MetricHistogram{},
-		gauges:   map[string]proxywasm.MetricGauge{},
+		counters: map[string]uint32{}, histograms: map[string]uint32{},
+		gauges:   map[string]uint32{},
 		requests: map[[2]string]string{}, merchant: map[[2]string]string{}, detail: map[string]string{},
 	}
 }
@@ -79,58 +80,69 @@ func (m *vmMetrics) defineAll(s metrics.Series) {
 	}
 }
 
-func (m *vmMetrics) counter(name string) (c proxywasm.MetricCounter) {
-	defer m.survive(name)
-	c, ok := m.counters[name]
-	if !ok {
-		c = proxywasm.DefineCounterMetric(name)
-		m.counters[name] = c
-	}
-	return c
+func (m *vmMetrics) counter(name string) uint32 {
+	return m.define(m.counters, bridge.Counter, name)
 }
 
-func (m *vmMetrics) histogram(name string) (h proxywasm.MetricHistogram) {
-	defer m.survive(name)
-	h, ok := m.histograms[name]
-	if !ok {
-		h = proxywasm.DefineHistogramMetric(name)
-		m.histograms[name] = h
-	}
-	return h
+func (m *vmMetrics) histogram(name string) uint32 {
+	return m.define(m.histograms, bridge.Histogram, name)
 }
 
-func (m *vmMetrics) gauge(name string) (g proxywasm.MetricGauge) {
+func (m *vmMetrics) gauge(name string) uint32 {
+	return m.define(m.gauges, bridge.Gauge, name)
+}
+
+// define returns the id of name in ids, defining it on first use. A failed
+// define is logged, not kept: the next use tries again, and this one goes
+// on with id 0, as it did when the SDK's panic was recovered here.
+func (m *vmMetrics) define(ids map[string]uint32, kind bridge.MetricKind, name string) uint32 {
 	defer m.survive(name)
-	g, ok := m.gauges[name]
+	id, ok := ids[name]
 	if !ok {
-		g = proxywasm.DefineGaugeMetric(name)
-		m.gauges[name] = g
+		var err error
+		if id, err = bridge.DefineMetric(kind, name); err != nil {
+			m.failed(name, err)
+			return 0
+		}
+		ids[name] = id
 	}
-	return g
+	return id
 }
 
 // addGauge adds delta (negative to take back) to a gauge that every VM of
 // the process shares.
 func (m *vmMetrics) addGauge(name string, delta int64) {
 	defer m.survive(name)
-	m.gauge(name).Add(delta)
+	if err := bridge.IncrementMetric(m.gauge(name), delta); err != nil {
+		m.failed(name, err)
+	}
 }
 
 // inc adds one to a counter (defined at start, or on first use). The remote-JWKS
 // fetch and the token cache report through it too.
 func (m *vmMetrics) inc(name string) {
 	defer m.survive(name)
-	m.counter(name).Increment(1)
+	if err := bridge.IncrementMetric(m.counter(name), 1); err != nil {
+		m.failed(name, err)
+	}
 }
 
 // record adds a sample to a histogram (defined at start, or on first use).
 func (m *vmMetrics) record(name string, v uint64) {
 	defer m.survive(name)
-	m.histogram(name).Record(v)
+	if err := bridge.RecordMetric(m.histogram(name), v); err != nil {
+		m.failed(name, err)
+	}
 }
 
-// survive keeps a failing metric hostcall (the SDK panics on one) from
-// failing the request it reports on.
+// failed logs a failing metric hostcall; it never fails the request it
+// reports on.
+func (m *vmMetrics) failed(name string, err error) {
+	logf(levelWarn, "session-transfer: metric %s: %v", name, err)
+}
+
+// survive keeps a panic in a metric's bookkeeping from failing the request
+// it reports on.
 func (m *vmMetrics) survive(name string) {
 	if r := recover(); r != nil {
 		logf(levelWarn, "session-transfer: metric %s: %v", name, r)

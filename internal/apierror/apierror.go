@@ -3,7 +3,7 @@
 package apierror
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strconv"
 	"sync"
 
@@ -58,7 +58,7 @@ func New(k Kind, format string, args ...any) *Error {
 // sprintf is fmt.Sprintf for the descriptions the filter writes: a
 // constant, or %s and %d verbs with string and int arguments, it writes
 // without fmt (under wazero fmt cost a refusal several microseconds);
-// anything else goes to fmt.Sprintf.
+// anything else goes to fmtlite.Sprintf.
 func sprintf(format string, args []any) string {
 	var b []byte
 	n := 0
@@ -71,7 +71,7 @@ func sprintf(format string, args []any) string {
 			continue
 		}
 		if i+1 >= len(format) || n >= len(args) {
-			return fmt.Sprintf(format, args...)
+			return fmtlite.Sprintf(format, args...)
 		}
 		if b == nil {
 			b = append(make([]byte, 0, len(format)+32), format[:i]...)
@@ -82,13 +82,13 @@ func sprintf(format string, args []any) string {
 		case format[i+1] == 'd' && isInt(v):
 			b = strconv.AppendInt(b, int64(v.(int)), 10)
 		default:
-			return fmt.Sprintf(format, args...)
+			return fmtlite.Sprintf(format, args...)
 		}
 		n++
 		i++
 	}
 	if n != len(args) {
-		return fmt.Sprintf(format, args...)
+		return fmtlite.Sprintf(format, args...)
 	}
 	if b == nil {
 		return format

@@ -1,27 +1,25 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"hash"
+	"crypto/subtle"
+
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 )
 
 // hs256Key checks HS256 tags with the configured secret, and only that:
-// no JWKS key is ever an HMAC secret.
-type hs256Key struct {
-	mac hash.Hash
-	sum [sha256.Size]byte
-}
+// no JWKS key is ever an HMAC secret. The HMAC is internal/sha256's, not
+// crypto/hmac: that one links the FIPS 140 module (docs/performance.md,
+// "Size").
+type hs256Key struct{ mac *sha256.HMAC }
 
-func newHS256Key(secret []byte) *hs256Key { return &hs256Key{mac: hmac.New(sha256.New, secret)} }
+func newHS256Key(secret []byte) *hs256Key { return &hs256Key{mac: sha256.NewHMAC(secret)} }
 
 // verify compares the full 32-byte tag in constant time; a truncated tag is
-// refused. Not safe for concurrent use (the HMAC state is reused).
+// refused.
 func (k *hs256Key) verify(msg, tag []byte) bool {
 	if len(tag) != sha256.Size {
 		return false
 	}
-	k.mac.Reset()
-	k.mac.Write(msg)
-	return hmac.Equal(k.mac.Sum(k.sum[:0]), tag)
+	sum := k.mac.Sum(msg)
+	return subtle.ConstantTimeCompare(sum[:], tag) == 1
 }

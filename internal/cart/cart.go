@@ -5,13 +5,13 @@
 package cart
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strconv"
 
 	"github.com/firmly/session-transfer-filter/internal/merchant"
 	"github.com/firmly/session-transfer-filter/internal/money"
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 )
 
 // Input is everything the V2 cart is built from.
@@ -156,10 +156,10 @@ func Build(in Input) (*ShoppingCart, error) {
 	for i, l := range mc.Lines {
 		linePrice, err := money.Mul(l.UnitPrice, l.Quantity)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: line price: %w", i, err)
+			return nil, fmtlite.Errorf("line %d: line price: %w", i, err)
 		}
 		if subTotal, err = money.Add(subTotal, linePrice); err != nil {
-			return nil, fmt.Errorf("sub_total: %w", err)
+			return nil, fmtlite.Errorf("sub_total: %w", err)
 		}
 		li := LineItem{
 			LineItemID:         ID("item", in.SessionKey, i),
@@ -194,7 +194,7 @@ func Build(in Input) (*ShoppingCart, error) {
 		total, err = money.Add(total, mc.TaxTotal)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("total: %w", err)
+		return nil, fmtlite.Errorf("total: %w", err)
 	}
 	out.SubTotal = price(cur, subTotal)
 	out.ShippingTotal = price(cur, mc.ShippingTotal)

@@ -4,7 +4,7 @@
 package merchant
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strconv"
 	"strings"
 
@@ -108,7 +108,7 @@ func isInteger(raw string) bool {
 
 type parseErr struct{ msg string }
 
-func bad(format string, args ...any) *parseErr { return &parseErr{fmt.Sprintf(format, args...)} }
+func bad(format string, args ...any) *parseErr { return &parseErr{fmtlite.Sprintf(format, args...)} }
 
 // ParseCart parses the body of a 200 export answer. Any deviation from the
 // contract is ErrorInvalidMerchantResponse naming the field; the body's
@@ -362,7 +362,7 @@ func CheckCart(c *Cart) *apierror.Error {
 			if n > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "%s (wanted %d, available %d)", apierror.Cut(l.SKU, maxSKUBytes), l.Quantity, l.AvailableQuantity)
+			fmtlite.Fprintf(&b, "%s (wanted %d, available %d)", apierror.Cut(l.SKU, maxSKUBytes), l.Quantity, l.AvailableQuantity)
 		}
 		n++
 	}
@@ -370,7 +370,7 @@ func CheckCart(c *Cart) *apierror.Error {
 		return nil
 	}
 	if n > maxShortSKUs {
-		fmt.Fprintf(&b, ", and %d more", n-maxShortSKUs)
+		fmtlite.Fprintf(&b, ", and %d more", n-maxShortSKUs)
 	}
 	return apierror.New(apierror.NotEnoughStock, "not enough stock for %s", b.String())
 }

@@ -4,14 +4,13 @@
 package sessionkey
 
 import (
-	"crypto/sha256"
-	"encoding"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 )
 
 // Label opens every message; it names the recipe's version.
@@ -41,42 +40,19 @@ func Compute(secret []byte, in Input) string {
 
 // Keyer computes session keys under one secret without allocating beyond
 // the key itself: HMAC's inner and outer hash states after the padded
-// secret are computed once, and each key restores them into one reused
-// SHA-256 and writes M into one reused buffer (hmac.New allocated both
-// digests and both pads per key). Not for concurrent use: a transfer
-// engine, and so its Keyer, belongs to one VM.
+// secret are computed once (internal/sha256.HMAC), and M is written into one
+// reused buffer (hmac.New allocated both digests and both pads per key).
+// Not for concurrent use: a transfer engine, and so its Keyer, belongs to
+// one VM.
 type Keyer struct {
-	inner, outer []byte    // marshalled SHA-256 states after key^ipad, key^opad
-	h            hash.Hash // a SHA-256, restored to inner or outer per use
-	m            []byte    // M, reused
-	sum          [sha256.Size]byte
-	sorted       []Cookie // the cookies' sorted copy, reused
+	mac    *sha256.HMAC
+	m      []byte   // M, reused
+	sorted []Cookie // the cookies' sorted copy, reused
 }
 
 // NewKeyer prepares the HMAC-SHA256 of secret (RFC 2104).
 func NewKeyer(secret []byte) *Keyer {
-	key := secret
-	if len(key) > sha256.BlockSize {
-		s := sha256.Sum256(key)
-		key = s[:]
-	}
-	var ipad, opad [sha256.BlockSize]byte
-	copy(ipad[:], key)
-	copy(opad[:], key)
-	for i := range ipad {
-		ipad[i] ^= 0x36
-		opad[i] ^= 0x5c
-	}
-	state := func(pad []byte) []byte {
-		h := sha256.New()
-		h.Write(pad)
-		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-		if err != nil {
-			panic("sessionkey: SHA-256 state: " + err.Error()) // crypto/sha256 always marshals
-		}
-		return b
-	}
-	return &Keyer{inner: state(ipad[:]), outer: state(opad[:]), h: sha256.New()}
+	return &Keyer{mac: sha256.NewHMAC(secret)}
 }
 
 // Key returns the session key of in (see Compute).
@@ -106,19 +82,10 @@ func (k *Keyer) Key(in Input) string {
 		m = field(m, c.Value)
 	}
 	k.m = m
-	u := k.h.(encoding.BinaryUnmarshaler)
-	if err := u.UnmarshalBinary(k.inner); err != nil {
-		panic("sessionkey: SHA-256 state: " + err.Error())
-	}
-	k.h.Write(m)
-	inner := k.h.Sum(k.sum[:0])
-	if err := u.UnmarshalBinary(k.outer); err != nil {
-		panic("sessionkey: SHA-256 state: " + err.Error())
-	}
-	k.h.Write(inner)
+	sum := k.mac.Sum(m)
 	clear(k.sorted) // keep no request's cookies alive past it
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], k.h.Sum(k.sum[:0]))
+	hex.Encode(out[:], sum[:])
 	return string(out[:])
 }
 

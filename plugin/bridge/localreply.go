@@ -4,7 +4,7 @@ package bridge
 
 import (
 	"errors"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -53,5 +53,5 @@ func statusError(call string, st uint32) error {
 	case 12:
 		return types.ErrorUnimplemented
 	}
-	return fmt.Errorf("%s: status %d", call, st)
+	return fmtlite.Errorf("%s: status %d", call, st)
 }
