@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -60,7 +60,7 @@ func (p *pluginContext) startJWKS(cfg *config.RemoteJWKS, v *auth.Verifier) erro
 	}
 	p.jwks.schedule.SetMinRefetch(time.Duration(cfg.MinRefetchSeconds) * time.Second)
 	if err := proxywasm.SetTickPeriodMilliSeconds(jwksTickMs); err != nil {
-		return fmt.Errorf("auth.remote_jwks: cannot set the tick period: %w", err)
+		return fmtlite.Errorf("auth.remote_jwks: cannot set the tick period: %w", err)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (f *jwksFetcher) dispatch(at time.Time) {
 	}
 	if _, err := proxywasm.DispatchHttpCall(f.cfg.Cluster, headers, nil, nil, f.cfg.TimeoutMs, f.onAnswer); err != nil {
 		// An inline failure gets no callback: it is a failed fetch now.
-		f.failed(at, fmt.Sprintf("dispatch to cluster %q failed: %v", f.cfg.Cluster, err))
+		f.failed(at, fmtlite.Sprintf("dispatch to cluster %q failed: %v", f.cfg.Cluster, err))
 		return
 	}
 	f.awaiting = true
@@ -194,17 +194,17 @@ func (f *jwksFetcher) onAnswer(numHeaders, bodySize, _ int) {
 		f.failed(at, "answered 504 (timed out)")
 		return
 	case status != 200:
-		f.failed(at, fmt.Sprintf("answered %d, want 200", status))
+		f.failed(at, fmtlite.Sprintf("answered %d, want 200", status))
 		return
 	case bodySize > auth.MaxRemoteJWKSBytes:
-		f.failed(at, fmt.Sprintf("answer of %d bytes is larger than %d", bodySize, auth.MaxRemoteJWKSBytes))
+		f.failed(at, fmtlite.Sprintf("answer of %d bytes is larger than %d", bodySize, auth.MaxRemoteJWKSBytes))
 		return
 	}
 	var body []byte
 	if bodySize > 0 {
 		var err error
 		if body, err = proxywasm.GetHttpCallResponseBody(0, bodySize); err != nil {
-			f.failed(at, fmt.Sprintf("reading the answer: %v", err))
+			f.failed(at, fmtlite.Sprintf("reading the answer: %v", err))
 			return
 		}
 	}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
@@ -22,7 +22,7 @@ const (
 // ASCII and cut to metrics.MaxLogLine bytes here (metrics.LogLine),
 // whatever a merchant, a backend or a client put into it.
 func logf(level logLevel, format string, args ...any) {
-	logMsg(level, fmt.Sprintf(format, args...))
+	logMsg(level, fmtlite.Sprintf(format, args...))
 }
 
 // logMsg logs a line built without fmt, escaped and cut as logf does.

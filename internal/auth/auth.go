@@ -14,9 +14,9 @@
 package auth
 
 import (
-	"crypto/sha256"
 	"errors"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -76,7 +76,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Reason }
 
-func refuse(format string, args ...any) *Error { return &Error{Reason: fmt.Sprintf(format, args...)} }
+func refuse(format string, args ...any) *Error {
+	return &Error{Reason: fmtlite.Sprintf(format, args...)}
+}
 
 // Result is the outcome of Verify: Claims on success, else Err.
 type Result struct {

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"errors"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 
 	"github.com/tidwall/gjson"
 
@@ -79,7 +79,7 @@ func parseJWK(k gjson.Result) (key, error) {
 	}
 	kty, alg, use := k.Get("kty"), k.Get("alg"), k.Get("use")
 	if use.Exists() && (use.Type != gjson.String || use.Str != "sig") {
-		return key{}, fmt.Errorf("use %s: only signature keys are accepted", algName(use.String()))
+		return key{}, fmtlite.Errorf("use %s: only signature keys are accepted", algName(use.String()))
 	}
 	if ops := k.Get("key_ops"); ops.Exists() {
 		verify := false
@@ -102,7 +102,7 @@ func parseJWK(k gjson.Result) (key, error) {
 	switch kty.Str {
 	case "RSA":
 		if alg.Exists() && alg.Str != "RS256" {
-			return key{}, fmt.Errorf("alg %s: RSA keys must be RS256", algName(alg.Str))
+			return key{}, fmtlite.Errorf("alg %s: RSA keys must be RS256", algName(alg.Str))
 		}
 		n, ok1 := decodeSegment(k.Get("n").Str)
 		e, ok2 := decodeSegment(k.Get("e").Str)
@@ -116,10 +116,10 @@ func parseJWK(k gjson.Result) (key, error) {
 		out.alg, out.rsa = "RS256", rk
 	case "EC":
 		if alg.Exists() && alg.Str != "ES256" {
-			return key{}, fmt.Errorf("alg %s: EC keys must be ES256", algName(alg.Str))
+			return key{}, fmtlite.Errorf("alg %s: EC keys must be ES256", algName(alg.Str))
 		}
 		if crv := k.Get("crv").Str; crv != "P-256" {
-			return key{}, fmt.Errorf("curve %s: only P-256 is accepted", algName(crv))
+			return key{}, fmtlite.Errorf("curve %s: only P-256 is accepted", algName(crv))
 		}
 		x, ok1 := decodeSegment(k.Get("x").Str)
 		y, ok2 := decodeSegment(k.Get("y").Str)
@@ -132,7 +132,7 @@ func parseJWK(k gjson.Result) (key, error) {
 		}
 		out.alg, out.ec = "ES256", ek
 	default:
-		return key{}, fmt.Errorf("kty %s: only RSA and EC keys are accepted", algName(kty.Str))
+		return key{}, fmtlite.Errorf("kty %s: only RSA and EC keys are accepted", algName(kty.Str))
 	}
 	return out, nil
 }
@@ -150,7 +150,7 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 	case strictjson.Syntax:
 		return nil, errors.New("not valid JSON")
 	case strictjson.TooDeep:
-		return nil, fmt.Errorf("nested deeper than %d", jwksRules.MaxDepth)
+		return nil, fmtlite.Errorf("nested deeper than %d", jwksRules.MaxDepth)
 	case strictjson.Duplicate:
 		return nil, errors.New("duplicate member name")
 	}
@@ -168,7 +168,7 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 		case kerr != nil && remote:
 			ks.skipped = append(ks.skipped, SkippedKey{Name: keyName(k, i), Cause: kerr.Error()})
 		case kerr != nil:
-			err = fmt.Errorf("%skeys[%d]: %w", prefix, i, kerr)
+			err = fmtlite.Errorf("%skeys[%d]: %w", prefix, i, kerr)
 			return false
 		default:
 			ks.keys = append(ks.keys, kk)
@@ -180,7 +180,7 @@ func parseKeys(jwks []byte, remote bool, prefix string) (*KeySet, error) {
 		return nil, err
 	}
 	if ks.Len() > MaxKeys {
-		return nil, fmt.Errorf("%skeys: %d usable keys, at most %d are accepted", prefix, ks.Len(), MaxKeys)
+		return nil, fmtlite.Errorf("%skeys: %d usable keys, at most %d are accepted", prefix, ks.Len(), MaxKeys)
 	}
 	return ks, nil
 }
@@ -194,10 +194,10 @@ func keyName(k gjson.Result, i int) string {
 			ok = ok && kid.Str[j] > 0x20 && kid.Str[j] < 0x7f && kid.Str[j] != '"'
 		}
 		if ok {
-			return fmt.Sprintf("kid %q", kid.Str)
+			return fmtlite.Sprintf("kid %q", kid.Str)
 		}
 	}
-	return fmt.Sprintf("keys[%d]", i)
+	return fmtlite.Sprintf("keys[%d]", i)
 }
 
 // MaxRemoteJWKSBytes bounds a usable remote JWKS answer (SPEC §2.2b).
@@ -213,14 +213,14 @@ const MaxRemoteJWKSBytes = 64 << 10
 // Errors never echo the body.
 func ParseRemoteJWKS(body []byte) (*KeySet, error) {
 	if len(body) > MaxRemoteJWKSBytes {
-		return nil, fmt.Errorf("remote JWKS: answer larger than %d bytes", MaxRemoteJWKSBytes)
+		return nil, fmtlite.Errorf("remote JWKS: answer larger than %d bytes", MaxRemoteJWKSBytes)
 	}
 	ks, err := parseKeys(body, true, "")
 	if err != nil {
-		return nil, fmt.Errorf("remote JWKS: %w", err)
+		return nil, fmtlite.Errorf("remote JWKS: %w", err)
 	}
 	if ks.Len() == 0 {
-		return nil, fmt.Errorf("remote JWKS: no usable RS256 or ES256 key (%d skipped)", len(ks.skipped))
+		return nil, fmtlite.Errorf("remote JWKS: no usable RS256 or ES256 key (%d skipped)", len(ks.skipped))
 	}
 	return ks, nil
 }

@@ -1,10 +1,10 @@
 package auth
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
+	"github.com/firmly/session-transfer-filter/internal/sha256"
 
 	"filippo.io/bigmod"
 )
@@ -50,14 +50,14 @@ func newRSAKey(n, e []byte) (*rsaKey, error) {
 	}
 	m, err := bigmod.NewModulus(n)
 	if err != nil {
-		return nil, fmt.Errorf("RSA key modulus: %w", err)
+		return nil, fmtlite.Errorf("RSA key modulus: %w", err)
 	}
 	bits := m.BitLen()
 	switch {
 	case bits < minRSABits:
-		return nil, fmt.Errorf("RSA key of %d bits: at least %d required", bits, minRSABits)
+		return nil, fmtlite.Errorf("RSA key of %d bits: at least %d required", bits, minRSABits)
 	case bits > maxRSABits:
-		return nil, fmt.Errorf("RSA key of %d bits: at most %d accepted", bits, maxRSABits)
+		return nil, fmtlite.Errorf("RSA key of %d bits: at most %d accepted", bits, maxRSABits)
 	case n[len(n)-1]&1 == 0:
 		return nil, errors.New("RSA key modulus is even")
 	}

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"encoding/base64"
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -296,5 +296,5 @@ func algName(alg string) string {
 			return "(not shown)"
 		}
 	}
-	return fmt.Sprintf("%q", alg)
+	return fmtlite.Sprintf("%q", alg)
 }

@@ -4,7 +4,7 @@
 package config
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 
 	"sort"
 	"strings"
@@ -112,10 +112,10 @@ type Error struct {
 	Msg string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("configuration key %q: %s", e.Key, e.Msg) }
+func (e *Error) Error() string { return fmtlite.Sprintf("configuration key %q: %s", e.Key, e.Msg) }
 
 func errf(key, format string, args ...any) *Error {
-	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Key: key, Msg: fmtlite.Sprintf(format, args...)}
 }
 
 // Getenv looks up a VM environment variable.
@@ -358,7 +358,7 @@ func (p *parser) auth(v gjson.Result, c *Config) {
 		}
 		for i, id := range ids.Array() {
 			if id.Type != gjson.String || id.Str == "" {
-				p.fail(fmt.Sprintf("auth.allowed_app_ids[%d]", i), "must be a non-empty string")
+				p.fail(fmtlite.Sprintf("auth.allowed_app_ids[%d]", i), "must be a non-empty string")
 			}
 			c.Auth.AllowedAppIDs = append(c.Auth.AllowedAppIDs, id.Str)
 		}

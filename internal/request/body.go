@@ -1,7 +1,7 @@
 package request
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -174,7 +174,7 @@ func ParseCookies(v gjson.Result, max int) ([]sessionkey.Cookie, *apierror.Error
 	}
 	out := make([]sessionkey.Cookie, 0, len(items))
 	for i, item := range items {
-		field := fmt.Sprintf("cookies[%d]", i)
+		field := fmtlite.Sprintf("cookies[%d]", i)
 		var name, value string
 		switch {
 		case item.Type == gjson.String:

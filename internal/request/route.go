@@ -4,7 +4,6 @@
 package request
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/firmly/session-transfer-filter/internal/apierror"
@@ -257,8 +256,8 @@ func NormalizeDomain(raw string) (string, *apierror.Error) {
 	bad := func(why string) *apierror.Error {
 		return apierror.New(apierror.InvalidInputBody, "domain: %s", why)
 	}
-	d, err := url.PathUnescape(raw)
-	if err != nil {
+	d, ok := pathUnescape(raw)
+	if !ok {
 		return "", bad("invalid percent-encoding")
 	}
 	d = strings.ToLower(d)

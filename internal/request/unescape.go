@@ -9,7 +9,10 @@ func pathUnescape(s string) (string, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if _, ok := unhex(s, i+1); !ok {
+				return "", false
+			}
+			if _, ok := unhex(s, i+2); !ok {
 				return "", false
 			}
 			n++
@@ -22,25 +25,13 @@ func pathUnescape(s string) (string, bool) {
 	b := make([]byte, 0, len(s)-2*n)
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			hi, _ := unhex(s, i+1)
+			lo, _ := unhex(s, i+2)
+			b = append(b, hi<<4|lo)
 			i += 2
 			continue
 		}
 		b = append(b, s[i])
 	}
 	return string(b), true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }

@@ -7,7 +7,7 @@
 package transfer
 
 import (
-	"fmt"
+	"github.com/firmly/session-transfer-filter/internal/fmtlite"
 	"strconv"
 	"strings"
 	"time"
@@ -419,7 +419,7 @@ func (t *Transfer) OnBackendResponse(status int) Step {
 	}
 	t.state = done
 	if status != 200 && status != 201 {
-		why := fmt.Sprintf("session store answered %d", status)
+		why := fmtlite.Sprintf("session store answered %d", status)
 		if status == 0 {
 			why = "session store connection reset"
 		}
