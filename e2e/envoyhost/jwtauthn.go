@@ -512,7 +512,7 @@ func parseJWT(tok string) (*parsedJWT, jwtStatus) {
 		return nil, jwtHeaderBadBase64
 	}
 	var hdr map[string]any
-	if json.Unmarshal(hdrRaw, &hdr) != nil || hdr == nil {
+	if strictJSON(hdrRaw) != nil || json.Unmarshal(hdrRaw, &hdr) != nil || hdr == nil {
 		return nil, jwtHeaderBadJSON
 	}
 	alg, ok := hdr["alg"].(string)
@@ -533,7 +533,7 @@ func parseJWT(tok string) (*parsedJWT, jwtStatus) {
 		return nil, jwtPayloadBadBase64
 	}
 	var pl map[string]any
-	if json.Unmarshal(plRaw, &pl) != nil || pl == nil {
+	if strictJSON(plRaw) != nil || json.Unmarshal(plRaw, &pl) != nil || pl == nil {
 		return nil, jwtPayloadBadJSON
 	}
 	if t.claims, err = structpb.NewStruct(pl); err != nil {
