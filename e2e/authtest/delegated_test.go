@@ -69,73 +69,46 @@ func newDelegatedStack(t testing.TB, requirement, extraAuth string) *e2etest.Sta
 	}})
 }
 
-// delegatedScenario is one transfer request in delegated mode and its
-// answer. ByJwtAuthn: jwt_authn answered (Body is its text body); else the
-// filter did (Error and Description of its JSON error, or 200).
-type delegatedScenario struct {
-	Name            string
-	Auth            []string // x-firmly-authorization values; nil: no header
-	Status          int
-	ByJwtAuthn      bool
-	Body            string
-	Error           string
-	Description     string
-	WWWAuthenticate string
+// delegatedScenario is e2etest's row type: the table is shared with
+// e2e/realenvoy, which replays it through a real Envoy's jwt_authn.
+type delegatedScenario = e2etest.DelegatedScenario
+
+// harnessKeys are the harness's RS256 key as jwt_authn's JWKS trusts it.
+func harnessKeys() e2etest.DelegatedKeys {
+	return e2etest.DelegatedKeys{Alg: "RS256", Kid: "rsa-1", Realm: transferRealm,
+		Sign: func(t testing.TB, h, p string) string { return atkSign(t, "RS256", h, p) }}
 }
 
+// delegatedScenarios are e2etest's shared rows with the harness's keys, the
+// parser rows, and the rows this harness's configuration adds: an ES256
+// key, an app allow-list, and jwt_authn's default 60 s skew against the
+// filter's 30 s leeway.
 func delegatedScenarios(t testing.TB) []delegatedScenario {
-	now := time.Now()
+	k := harnessKeys()
+	rows := e2etest.DelegatedScenarios(t, k, func(t testing.TB, h, p string) string { return e2etest.SignRS256(t, otherRSAKey(t), h, p) })
+	rows = append(rows, e2etest.DelegatedParserScenarios(t, k)...)
 	claims := func(over map[string]any) map[string]any {
 		c := e2etest.DeviceClaims()
-		for k, v := range over {
+		for key, v := range over {
 			if v == nil {
-				delete(c, k)
+				delete(c, key)
 			} else {
-				c[k] = v
+				c[key] = v
 			}
 		}
 		return c
 	}
-	rs := func(over map[string]any) string { return "Bearer " + e2etest.Token(t, "RS256", "rsa-1", claims(over)) }
-	raw := func(payload string) string {
-		return "Bearer " + atkSign(t, "RS256", `{"alg":"RS256","kid":"rsa-1"}`, payload)
-	}
-	invalid := transferRealm + `, error="invalid_token"`
-	const ours = `Bearer realm="session-transfer", error="invalid_token"`
+	rs := func(over map[string]any) string { return "Bearer " + k.Token(t, claims(over)) }
 	filter401 := func(name string, auth []string, desc string) delegatedScenario {
-		return delegatedScenario{Name: name, Auth: auth, Status: 401, Error: "MissingAuthHeader", Description: desc, WWWAuthenticate: ours}
+		return delegatedScenario{Name: name, Auth: auth, Status: 401, Error: "MissingAuthHeader", Description: desc, WWWAuthenticate: e2etest.DelegatedFilterRealm}
 	}
-	jwt := func(name string, auth []string, status int, body, www string) delegatedScenario {
-		return delegatedScenario{Name: name, Auth: auth, Status: status, ByJwtAuthn: true, Body: body, WWWAuthenticate: www}
-	}
-	const devIDRule = "invalid device token: device_id claim must be 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-'"
-	return []delegatedScenario{
-		{Name: "RS256 token", Auth: []string{rs(nil)}, Status: 200},
-		{Name: "ES256 token", Auth: []string{"Bearer " + e2etest.Token(t, "ES256", "ec-1", e2etest.DeviceClaims())}, Status: 200},
-		{Name: "without exp (jwt_authn does not require one)", Auth: []string{rs(map[string]any{"exp": nil})}, Status: 200},
-		{Name: "repeated header: jwt_authn verifies the first and removes both", Auth: []string{rs(nil), "Bearer x.y.z"}, Status: 200},
-		jwt("no header", nil, 401, "Jwt is missing", transferRealm),
-		jwt("no Bearer prefix", []string{e2etest.Token(t, "RS256", "rsa-1", e2etest.DeviceClaims())}, 401, "Jwt is missing", transferRealm),
-		jwt("malformed", []string{"Bearer not-a-jwt"}, 401, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections", invalid),
-		jwt("signed by another key", []string{"Bearer " + atkSignOther(t, e2etest.DeviceClaims())}, 401, "Jwt verification fails", invalid),
-		jwt("unknown kid", []string{"Bearer " + e2etest.Token(t, "RS256", "rsa-9", e2etest.DeviceClaims())}, 401, "Jwks doesn't have key to match kid or alg from Jwt", invalid),
-		jwt("HS256 finds no key", []string{"Bearer " + e2etest.Token(t, "HS256", "", e2etest.DeviceClaims())}, 401, "Jwks doesn't have key to match kid or alg from Jwt", invalid),
-		jwt("expired beyond jwt_authn's skew", []string{rs(map[string]any{"exp": now.Add(-2 * time.Minute).Unix()})}, 401, "Jwt is expired", invalid),
-		jwt("exp not a number", []string{raw(`{"device_id":"dev-123","exp":"soon"}`)}, 401, "Jwt payload [exp] field is not an integer", invalid),
+	return append(rows,
+		delegatedScenario{Name: "ES256 token", Auth: []string{"Bearer " + e2etest.Token(t, "ES256", "ec-1", e2etest.DeviceClaims())}, Status: 200},
 		// Expired within jwt_authn's 60 s skew but beyond the filter's 30 s leeway.
-		filter401("expired within jwt_authn's skew, beyond the filter's leeway", []string{rs(map[string]any{"exp": now.Add(-45 * time.Second).Unix()})}, "invalid device token: token expired"),
-		filter401("iat in the future", []string{rs(map[string]any{"iat": now.Add(time.Hour).Unix()})}, "invalid device token: token issued in the future"),
-		filter401("missing device_id", []string{rs(map[string]any{"device_id": nil})}, "invalid device token: missing device_id claim"),
-		filter401("device_id with a space", []string{rs(map[string]any{"device_id": "dev 123"})}, devIDRule),
-		filter401("device_id empty", []string{rs(map[string]any{"device_id": ""})}, devIDRule),
-		filter401("device_id a number", []string{rs(map[string]any{"device_id": 12345})}, devIDRule),
-		filter401("device_id true", []string{rs(map[string]any{"device_id": true})}, devIDRule),
-		filter401("device_id null", []string{rs(map[string]any{"device_id": json.RawMessage("null")})}, "invalid device token: device_id claim is malformed"),
-		filter401("device_id a list", []string{rs(map[string]any{"device_id": []string{"dev-123"}})}, devIDRule),
-		filter401("app_id a number", []string{rs(map[string]any{"app_id": 1})}, "invalid device token: app_id claim must be a non-empty string"),
+		filter401("expired within jwt_authn's skew, beyond the filter's leeway", []string{rs(map[string]any{"exp": time.Now().Add(-45 * time.Second).Unix()})}, "invalid device token: token expired"),
 		filter401("app not allowed", []string{rs(map[string]any{"app_id": "app-9"})}, "invalid device token: app not allowed"),
 		filter401("no app_id with an allow-list", []string{rs(map[string]any{"app_id": nil})}, "invalid device token: app not allowed"),
-	}
+	)
 }
 
 // atkSignOther signs claims with a key that is not in the JWKS, under a kid
@@ -229,6 +202,13 @@ func TestDelegatedAllowMissingOrFailed(t *testing.T) {
 		if sc.ByJwtAuthn {
 			// jwt_authn now passes it on unverified: the filter refuses.
 			switch {
+			case len(sc.Auth) > 1:
+				// One good token among bad ones: jwt_authn lets the failures
+				// through and still leaves the good one's payload, which the
+				// filter takes. (The host's reading of jwt_authn's
+				// authenticator; the real-Envoy test runs the shipped
+				// provider_name requirement, not this one.)
+				sc = delegatedScenario{Name: sc.Name, Auth: sc.Auth, Status: 200}
 			case sc.Auth == nil:
 				sc = delegatedScenario{Name: sc.Name, Auth: sc.Auth, Status: 401, Error: "MissingAuthHeader",
 					Description: "x-firmly-authorization header is missing", WWWAuthenticate: `Bearer realm="session-transfer"`}
@@ -327,7 +307,8 @@ func TestDelegatedConfigurationErrors(t *testing.T) {
 
 // TestAttackTableDelegated replays the attack table's tokens through
 // jwt_authn and the filter. jwt_authn is less strict than the filter's own
-// parser (it accepts crit, duplicate members, non-canonical base64url), so
+// parser (it accepts crit and non-canonical base64url; duplicate members
+// and invalid UTF-8 it refuses, as the real Envoy does), so
 // some rows now pass; what must hold is that every request that gets
 // through carries a token genuinely signed by a JWKS key, so a forgery is
 // refused, and nothing is called for a refused one.

@@ -11,9 +11,16 @@ import (
 )
 
 // envoy.yaml carries Envoy's edge best practices (docs/security.md says
-// which setting closes which hole).
+// which setting closes which hole), and so does envoy-delegated.yaml, whose
+// JWKS cluster serves jwt_authn instead of the filter.
 func TestRepositoryEnvoyYAMLIsHardened(t *testing.T) {
-	c, err := Load(repoEnvoyYAML)
+	for _, file := range []string{repoEnvoyYAML, repoDelegatedYAML} {
+		t.Run(file, func(t *testing.T) { checkHardened(t, file) })
+	}
+}
+
+func checkHardened(t *testing.T, file string) {
+	c, err := Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +71,11 @@ func TestRepositoryEnvoyYAMLIsHardened(t *testing.T) {
 	}
 	if rj := pc.Auth.RemoteJWKS; rj != nil {
 		callout[rj.Cluster] = true
+	}
+	for _, p := range c.JwtAuthn.GetProviders() {
+		if cl := p.GetRemoteJwks().GetHttpUri().GetCluster(); cl != "" {
+			callout[cl] = true
+		}
 	}
 	for name := range callout {
 		cl := c.Clusters[name]

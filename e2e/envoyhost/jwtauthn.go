@@ -279,25 +279,24 @@ func (j *JwtAuthn) decode(h *Host, headers Pairs) jwtVerdict {
 	for _, p := range providers {
 		for _, fh := range p.p.GetFromHeaders() {
 			name := strings.ToLower(fh.GetName())
-			var vals []string
+			// Each header line is a token of its own, so every one must
+			// verify: Envoy 1.38 and 1.40 refuse a good token followed by a
+			// bad one with the bad one's status (realenvoy's "repeated
+			// header" row), where joining the values would verify the first.
 			for _, kv := range headers {
-				if kv[0] == name {
-					vals = append(vals, kv[1])
-				}
-			}
-			if len(vals) == 0 {
-				continue
-			}
-			// Repeated headers are joined with ',' (getAllOfHeaderAsString).
-			val := strings.Join(vals, ",")
-			if pre := fh.GetValuePrefix(); pre != "" {
-				pos := strings.Index(val, pre)
-				if pos < 0 {
+				if kv[0] != name {
 					continue
 				}
-				val = extractJWT(val, pos+len(pre))
+				val := kv[1]
+				if pre := fh.GetValuePrefix(); pre != "" {
+					pos := strings.Index(val, pre)
+					if pos < 0 {
+						continue
+					}
+					val = extractJWT(val, pos+len(pre))
+				}
+				tokens = append(tokens, found{p, name, val})
 			}
-			tokens = append(tokens, found{p, name, val})
 		}
 	}
 	md := map[string]*structpb.Struct{}
@@ -512,7 +511,7 @@ func parseJWT(tok string) (*parsedJWT, jwtStatus) {
 		return nil, jwtHeaderBadBase64
 	}
 	var hdr map[string]any
-	if json.Unmarshal(hdrRaw, &hdr) != nil || hdr == nil {
+	if strictJSON(hdrRaw) != nil || json.Unmarshal(hdrRaw, &hdr) != nil || hdr == nil {
 		return nil, jwtHeaderBadJSON
 	}
 	alg, ok := hdr["alg"].(string)
@@ -533,7 +532,7 @@ func parseJWT(tok string) (*parsedJWT, jwtStatus) {
 		return nil, jwtPayloadBadBase64
 	}
 	var pl map[string]any
-	if json.Unmarshal(plRaw, &pl) != nil || pl == nil {
+	if strictJSON(plRaw) != nil || json.Unmarshal(plRaw, &pl) != nil || pl == nil {
 		return nil, jwtPayloadBadJSON
 	}
 	if t.claims, err = structpb.NewStruct(pl); err != nil {

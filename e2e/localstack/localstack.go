@@ -42,7 +42,8 @@ type Options struct {
 	// RepoRoot holds envoy.yaml, e2e/dev and e2e/fixtures.
 	RepoRoot string
 	// EnvoyConfig is the Envoy configuration under RepoRoot (default
-	// envoy.yaml; envoy-delegated.yaml runs jwt_authn before the filter).
+	// envoy.yaml; envoy-delegated.yaml runs jwt_authn before the filter),
+	// or an absolute path (a test's variant of one).
 	EnvoyConfig string
 	// Wasm is the compiled plugin (envoy.yaml's /etc/envoy/plugin.wasm).
 	Wasm []byte
@@ -97,7 +98,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.EnvoyConfig == "" {
 		o.EnvoyConfig = "envoy.yaml"
 	}
-	ec, err := envoyconfig.Load(filepath.Join(o.RepoRoot, o.EnvoyConfig))
+	cfgPath := o.EnvoyConfig
+	if !filepath.IsAbs(cfgPath) {
+		cfgPath = filepath.Join(o.RepoRoot, cfgPath)
+	}
+	ec, err := envoyconfig.Load(cfgPath)
 	if err != nil {
 		return nil, err
 	}

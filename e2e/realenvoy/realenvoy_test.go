@@ -232,6 +232,9 @@ var scenarios = []scenario{
 		sort.Strings(seen)
 		return strings.Join(seen, " | ")
 	}},
+	// The shipped edge hardening (edge_test.go).
+	edgeScenarios[0],
+	edgeScenarios[1],
 	// Last: it rotates the issuer's key, which every later token would need.
 	{"remote JWKS rotation", func(t *testing.T, tg *target) string {
 		old := devToken(t)

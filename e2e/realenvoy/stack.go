@@ -110,7 +110,7 @@ func Launch(ctx context.Context, s Setup) (_ *Stack, err error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if st.Services, err = localstack.Start(sctx, localstack.Options{RepoRoot: s.RepoRoot, Ephemeral: !s.LocalRun,
+	if st.Services, err = localstack.Start(sctx, localstack.Options{RepoRoot: s.RepoRoot, EnvoyConfig: s.Config, Ephemeral: !s.LocalRun,
 		ServicesOnly: true, DataDir: s.DataDir}); err != nil {
 		return nil, err
 	}
@@ -154,7 +154,10 @@ func Launch(ctx context.Context, s Setup) (_ *Stack, err error) {
 	}
 	// The services' stack then says where its proxy is, as with the host.
 	st.Services.ProxyURL, st.Services.AdminURL = st.ProxyURL, e.AdminURL
-	if st.Services.Issuer != nil && len(doc.WasmFilters()) > 0 {
+	// With delegated verification (envoy-delegated.yaml) the plugin fetches
+	// no keys: jwt_authn's async_fetch has fetched them before the listener
+	// (and so /ready) came up.
+	if st.Services.Issuer != nil && len(doc.WasmFilters()) > 0 && st.Services.Plugin.Auth.RemoteJWKS != nil {
 		// Counters sum over the process's VMs: each worker's and the main
 		// thread's (which ticks and fetches too) fetch once at start.
 		kctx, cancel := context.WithTimeout(ctx, 60*time.Second)
