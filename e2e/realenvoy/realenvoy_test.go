@@ -259,8 +259,9 @@ var scenarios = []scenario{
 		if tr.Kid != rotated.Kid || tr.Token == "" {
 			t.Fatalf("%s: issuer minted %+v after rotating to %q", tg.name, tr, rotated.Kid)
 		}
-		// envoy.yaml refreshes every 30 s: every worker must take the new
-		// key by then, without a restart. Bounded poll, one request a second.
+		// A token of the new key makes the worker that gets it refetch at
+		// once (min_refetch_seconds), without a restart. Bounded poll, one
+		// request a second.
 		deadline := time.Now().Add(75 * time.Second)
 		newOK := 0
 		for newOK < 4 { // several answers, so both workers are seen to have it
@@ -278,11 +279,12 @@ var scenarios = []scenario{
 			newOK = 0
 			time.Sleep(time.Second)
 		}
-		x := tg.transfer(t, old, demoBody)
-		if x.status != 401 {
-			t.Errorf("%s: old token after the rotation: %d %s, want 401", tg.name, x.status, x.body)
-		}
-		return fmt.Sprintf("new 200, old %d %s", x.status, x.errorName(t))
+		// The old token is not checked here: a worker that has not yet seen a
+		// token of the new key keeps the old set until its next refresh
+		// (300 s), and which worker a connection lands on is the kernel's
+		// choice. The refusal after a refresh is pinned on a test clock
+		// (e2e/authtest TestLocalStackKeyRotation).
+		return "new 200"
 	}},
 }
 
