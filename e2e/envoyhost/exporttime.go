@@ -17,6 +17,9 @@ type ExportCallTime struct {
 	// Hostcalls is what the first call made, to check it took the path
 	// it was meant to.
 	Hostcalls []string
+	// Segments splits Module by stretch of guest code between boundaries
+	// (TimeRequestHeaders only; labelling them costs a little module time).
+	Segments []Segment
 }
 
 // TimeStreamExport checks the module-time accounting against a direct
@@ -97,7 +100,7 @@ func (h *Host) TimeRequestHeaders(hs Pairs, n int, account bool, invoke func(cal
 	f := vm.mod.ExportedFunction(name)
 	saved := vm.acct
 	defer func() { vm.acct = saved }()
-	acct := &moduleAcct{trace: true, exports: map[string]ExportTime{}}
+	acct := &moduleAcct{trace: true, segments: true, exports: map[string]ExportTime{}}
 	var out ExportCallTime
 	var callErr error
 	for range n {
@@ -143,5 +146,6 @@ func (h *Host) TimeRequestHeaders(hs Pairs, n int, account bool, invoke func(cal
 	if len(acct.traces) > 0 {
 		out.Hostcalls = acct.traces[0].Hostcalls
 	}
+	out.Segments = acct.segs
 	return out, callErr
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/e2etest"
+	"github.com/firmly/session-transfer-filter/e2e/envoyhost"
 )
 
 // TestPerfExportDirect checks the module time TestPerfExports reports for
@@ -84,6 +85,11 @@ func TestPerfExportDirect(t *testing.T) {
 	}
 	inf := time.Duration(1 << 62)
 	bestReq, bestNoGC, best401, bareWall, bareWall401 := inf, inf, inf, inf, inf
+	// The request headers' module time by stretch of guest code, called
+	// back to back: the 401's and the pass-through's, from the best round.
+	var segs [2][]envoyhost.Segment
+	var segsTotal [2]time.Duration
+	var segsCalls [2]int
 	// The ABI marker is an empty go:wasmexport: the engine's entry and exit
 	// and the Go wrapper, and nothing else.
 	const empty = "proxy_abi_version_0_2_1"
@@ -141,6 +147,16 @@ func TestPerfExportDirect(t *testing.T) {
 			t.Fatal(err)
 		}
 		bareWall401 = min(bareWall401, got.Wall/time.Duration(got.Calls))
+		for k, sc := range []perfScenario{refused, pass} {
+			got, err := h.TimeRequestHeaders(sc.next(t, 0).HeaderPairs(), n, true, direct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if segs[k] == nil || got.Module < segsTotal[k] {
+				segs[k], segsTotal[k] = got.Segments, got.Module
+				segsCalls[k] = got.Calls
+			}
+		}
 		h.MeasureModuleTime(false)
 		for range n {
 			perfDo(t, h, refused.next(t, 0), refused.status)
@@ -180,6 +196,13 @@ func TestPerfExportDirect(t *testing.T) {
 		fmt.Fprintf(&b, "| directly, %s | %s | %s |\n", v.name, us(bestMod401[i]), us(bestWall401[i]))
 	}
 	fmt.Fprintf(&b, "| directly, back to back, accounting off | – | %s |\n", us(bareWall401))
+	for k, what := range []string{"401 on headers", "pass-through"} {
+		fmt.Fprintf(&b, "\nproxy_on_request_headers, %s, called back to back: module µs per call by stretch of guest code (%s in all)\n\n", what, us(segsTotal[k]/time.Duration(segsCalls[k])))
+		b.WriteString("| from | to | module µs |\n| --- | --- | ---: |\n")
+		for _, sg := range segs[k] {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", sg.From, sg.To, us(sg.Module/time.Duration(segsCalls[k])))
+		}
+	}
 	fmt.Print(b.String())
 	_ = sink
 }
