@@ -21,7 +21,9 @@ import (
 // call from a goroutine of its own (as the host answers an upstream on
 // one), and each after other memory was touched (as the host's upstream
 // round trip does between the request's and the response's callbacks).
-// Each figure is the best round's mean. On demand:
+// Each figure is the best round's mean. With PERF_BASE_WASM the request
+// headers' stretches are also timed on the base module, interleaved. On
+// demand:
 //
 //	PERF_EXPORTS=9 PLUGIN_WASM=$PWD/plugin.wasm go test -run TestPerfExportDirect -v ./e2e/perftest
 func TestPerfExportDirect(t *testing.T) {
@@ -44,6 +46,21 @@ func TestPerfExportDirect(t *testing.T) {
 	}
 	for range 5 {
 		perfDo(t, h, pass.next(t, 0), pass.status)
+	}
+	// With PERF_BASE_WASM, the base module's request headers are also
+	// timed back to back, in the same rounds, for a before and after.
+	var hb *envoyhost.Host
+	if base := os.Getenv("PERF_BASE_WASM"); base != "" {
+		b, err := os.ReadFile(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hb, err = startPerfHost(t, b, nil, configPlain); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			perfDo(t, hb, pass.next(t, 0), pass.status)
+		}
 	}
 	const n = 300
 	const export = "proxy_on_response_headers"
@@ -90,6 +107,9 @@ func TestPerfExportDirect(t *testing.T) {
 	var segs [2][]envoyhost.Segment
 	var segsTotal [2]time.Duration
 	var segsCalls [2]int
+	var baseSegs [2][]envoyhost.Segment // the same, for the base module
+	var baseTotal [2]time.Duration
+	var baseCalls [2]int
 	// The ABI marker is an empty go:wasmexport: the engine's entry and exit
 	// and the Go wrapper, and nothing else.
 	const empty = "proxy_abi_version_0_2_1"
@@ -156,6 +176,17 @@ func TestPerfExportDirect(t *testing.T) {
 				segs[k], segsTotal[k] = got.Segments, got.Module
 				segsCalls[k] = got.Calls
 			}
+			if hb == nil {
+				continue
+			}
+			got, err = hb.TimeRequestHeaders(sc.next(t, 0).HeaderPairs(), n, true, direct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if baseSegs[k] == nil || got.Module < baseTotal[k] {
+				baseSegs[k], baseTotal[k] = got.Segments, got.Module
+				baseCalls[k] = got.Calls
+			}
 		}
 		h.MeasureModuleTime(false)
 		for range n {
@@ -198,9 +229,21 @@ func TestPerfExportDirect(t *testing.T) {
 	fmt.Fprintf(&b, "| directly, back to back, accounting off | – | %s |\n", us(bareWall401))
 	for k, what := range []string{"401 on headers", "pass-through"} {
 		fmt.Fprintf(&b, "\nproxy_on_request_headers, %s, called back to back: module µs per call by stretch of guest code (%s in all)\n\n", what, us(segsTotal[k]/time.Duration(segsCalls[k])))
-		b.WriteString("| from | to | module µs |\n| --- | --- | ---: |\n")
-		for _, sg := range segs[k] {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", sg.From, sg.To, us(sg.Module/time.Duration(segsCalls[k])))
+		if hb == nil {
+			b.WriteString("| from | to | module µs |\n| --- | --- | ---: |\n")
+			for _, sg := range segs[k] {
+				fmt.Fprintf(&b, "| %s | %s | %s |\n", sg.From, sg.To, us(sg.Module/time.Duration(segsCalls[k])))
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "base, same rounds: %s in all\n\n", us(baseTotal[k]/time.Duration(baseCalls[k])))
+		b.WriteString("| from | to | base | this |\n| --- | --- | ---: | ---: |\n")
+		for i, sg := range segs[k] {
+			bv := "–"
+			if i < len(baseSegs[k]) && baseSegs[k][i].To == sg.To {
+				bv = us(baseSegs[k][i].Module / time.Duration(baseCalls[k]))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", sg.From, sg.To, bv, us(sg.Module/time.Duration(segsCalls[k])))
 		}
 	}
 	fmt.Print(b.String())
