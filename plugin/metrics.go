@@ -22,6 +22,11 @@ type vmMetrics struct {
 	requests map[[2]string]string // {outcome, merchant}
 	merchant map[[2]string]string // {metric, merchant}
 	detail   map[string]string    // outcome
+	// The ids of those tagged names once defined, so an answer's counter
+	// and histogram cost one map lookup each, not two (a 401 spent 1.0-1.2
+	// µs on each under wazero).
+	requestIDs  map[[2]string]uint32
+	merchantIDs map[[2]string]uint32
 }
 
 // newVMMetrics is created once per VM, by the VM context.
@@ -30,29 +35,48 @@ func newVMMetrics() *vmMetrics {
 		counters: map[string]uint32{}, histograms: map[string]uint32{},
 		gauges:   map[string]uint32{},
 		requests: map[[2]string]string{}, merchant: map[[2]string]string{}, detail: map[string]string{},
+		requestIDs: map[[2]string]uint32{}, merchantIDs: map[[2]string]uint32{},
 	}
 }
 
 // incRequests counts an answer: metrics.RequestsName(outcome, merchant).
 func (m *vmMetrics) incRequests(outcome, merchant string) {
 	k := [2]string{outcome, merchant}
+	if id, ok := m.requestIDs[k]; ok {
+		if err := bridge.IncrementMetric(id, 1); err != nil {
+			m.failed(m.requests[k], err)
+		}
+		return
+	}
 	name, ok := m.requests[k]
 	if !ok {
 		name = metrics.RequestsName(outcome, merchant)
 		m.requests[k] = name
 	}
 	m.inc(name)
+	if id, ok := m.counters[name]; ok {
+		m.requestIDs[k] = id
+	}
 }
 
 // recordMerchant records a sample of metrics.MerchantName(metric, merchant).
 func (m *vmMetrics) recordMerchant(metric, merchant string, v uint64) {
 	k := [2]string{metric, merchant}
+	if id, ok := m.merchantIDs[k]; ok {
+		if err := bridge.RecordMetric(id, v); err != nil {
+			m.failed(m.merchant[k], err)
+		}
+		return
+	}
 	name, ok := m.merchant[k]
 	if !ok {
 		name = metrics.MerchantName(metric, merchant)
 		m.merchant[k] = name
 	}
 	m.record(name, v)
+	if id, ok := m.histograms[name]; ok {
+		m.merchantIDs[k] = id
+	}
 }
 
 // details is metrics.Details(outcome), kept per outcome.

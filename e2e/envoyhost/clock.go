@@ -151,6 +151,7 @@ func (vm *VM) setTickPeriodLocked(ms uint32) {
 func (vm *VM) armRealTimerLocked(period time.Duration) {
 	gen := vm.tickGen
 	vm.tickTimer = time.AfterFunc(period, func() {
+		growStack(1)
 		vm.mu.Lock()
 		defer vm.mu.Unlock()
 		if gen != vm.tickGen || !vm.ticking() {

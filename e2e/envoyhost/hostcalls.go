@@ -655,6 +655,7 @@ func (h *Host) enqueue(caller *VM, id uint32, val []byte) uint32 {
 		caller.deferAction(notify)
 	} else {
 		go func() {
+			growStack(1)
 			owner.mu.Lock()
 			defer owner.mu.Unlock()
 			notify()

@@ -54,6 +54,22 @@ type moduleAcct struct {
 	last   time.Time // start of the current segment
 	module time.Duration
 	host   time.Duration
+
+	// With segments, the module time of each stretch of guest code between
+	// two boundaries is summed by its place in the call (the k-th module
+	// stretch of every call adds to segs[k]), labelled by the boundaries
+	// around it: where in an export the guest's time goes.
+	segments bool
+	segs     []Segment
+	seg      int    // module stretches so far in this call
+	from     string // the boundary the current stretch began at
+}
+
+// Segment is the module time of one stretch of guest code in an export
+// call, between the boundaries From and To, summed over the calls.
+type Segment struct {
+	From, To string
+	Module   time.Duration
 }
 
 // MeasureModuleTime turns on accounting for every worker VM and clears what
@@ -87,8 +103,9 @@ func (h *Host) TakeModuleTime() ModuleTime {
 	return out
 }
 
-// split closes the current segment, crediting it to the innermost frame.
-func (a *moduleAcct) split() {
+// split closes the current segment at the boundary prefix+name, crediting
+// it to the innermost frame.
+func (a *moduleAcct) split(prefix, name string) {
 	now := time.Now()
 	d := now.Sub(a.last)
 	a.last = now
@@ -96,6 +113,16 @@ func (a *moduleAcct) split() {
 		a.host += d
 	} else {
 		a.module += d
+		if a.segments {
+			if a.seg == len(a.segs) {
+				a.segs = append(a.segs, Segment{From: a.from, To: prefix + name})
+			}
+			a.segs[a.seg].Module += d
+			a.seg++
+		}
+	}
+	if a.segments {
+		a.from = prefix + name
 	}
 }
 
@@ -118,12 +145,13 @@ func (a *moduleAcct) exportEnter(name string) {
 	if a.depth == 0 {
 		a.module, a.host = 0, 0
 		a.inHost = a.inHost[:0]
+		a.seg, a.from = 0, "entry"
 		a.last = time.Now()
 		if a.trace {
 			a.traces = append(a.traces, ExportTrace{Export: name})
 		}
 	} else {
-		a.split()
+		a.split("→ ", name)
 		a.note(name)
 	}
 	a.depth++
@@ -131,7 +159,11 @@ func (a *moduleAcct) exportEnter(name string) {
 }
 
 func (a *moduleAcct) exportExit(name string) {
-	a.split()
+	if a.depth > 1 {
+		a.split("← ", name)
+	} else {
+		a.split("", "return")
+	}
 	a.inHost = a.inHost[:len(a.inHost)-1]
 	a.depth--
 	if a.depth > 0 {
@@ -148,7 +180,7 @@ func (a *moduleAcct) hostEnter(name string) {
 	if a.depth == 0 {
 		return // a hostcall outside any accounted call (cannot happen)
 	}
-	a.split()
+	a.split("→ ", name)
 	a.inHost = append(a.inHost, true)
 	a.note(name)
 }
@@ -157,7 +189,7 @@ func (a *moduleAcct) hostExit() {
 	if a.depth == 0 {
 		return
 	}
-	a.split()
+	a.split("← ", "host")
 	a.inHost = a.inHost[:len(a.inHost)-1]
 }
 

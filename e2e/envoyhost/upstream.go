@@ -116,6 +116,7 @@ func startUpstream(c Cluster, headers Pairs, body []byte, eos bool, timeout time
 		})
 	}
 	go func() {
+		growStack(1)
 		if !u.waitForSlot() {
 			u.finish(done, nil, nil) // nothing after an abort; a timeout is answered as one
 			return
