@@ -13,7 +13,8 @@ usage: ./build.sh [command]
   build   build plugin.wasm (GOOS=wasip1 GOARCH=wasm, c-shared reactor) and print its size (default)
   image   build, then write plugin.wasm as OCI images (Docker format and OCI Wasm artifact) in
           dist/oci/ and print their digests for the Istio and Envoy Gateway kits
-  test    build, then run every test (go test ./...) against that plugin.wasm
+  test    build, then run every test (go test ./...) against that plugin.wasm, but the real Envoy's
+  test-envoy  build, install the pinned real Envoys if needed, then run e2e/realenvoy (CI runs it)
   check   gofmt, go vet (native and wasip1), and a wasip1 build of the plugin
   run     build, then run the filter locally with the reference services (flags: see README)
   reset   delete the local run's session store (e2e/localstack-data/)
@@ -153,8 +154,11 @@ case "$cmd" in
     # keeps the output quiet. The timeout is far above any package's run time (the slowest,
     # the end-to-end packages, take well under a minute on a quiet 2-core machine), so it
     # only ends a hang.
-    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m ./... 2>&1 |
-      talk $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
+    # The real-Envoy package has a command of its own (test-envoy, which CI runs too): it starts
+    # a dozen Envoys and is half of the suite's CPU.
+    pkgs=$(go list ./... | grep -v '/e2e/realenvoy$')
+    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m $pkgs 2>&1 |
+      talk $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' $pkgs)
     # A module of its own (it stands in for gjson's pretty dependency), so ./... skips it.
     (cd internal/gjsonpretty && go test -count=1 -timeout 2m ./...)
     # Modules of their own for their heavy test dependencies (go-containerregistry; Envoy
@@ -164,6 +168,14 @@ case "$cmd" in
     # The alert rules and the dashboard, checked with Prometheus' own parsers against the series
     # the local stack exposes: a module of its own, so Prometheus stays out of the filter's module.
     (cd e2e/monitoring && go test -count=1 -timeout 4m ./...)
+    ;;
+  test-envoy)
+    build
+    envoy
+    # Every scenario through both pinned real Envoys and the host of each one's era
+    # (e2e/realenvoy); CI=true makes a missing Envoy a failure instead of a skip.
+    PLUGIN_WASM="$PWD/plugin.wasm" go test -count=1 -timeout 8m ./e2e/realenvoy 2>&1 |
+      talk github.com/firmly/session-transfer-filter/e2e/realenvoy
     ;;
   check)
     unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
