@@ -1,7 +1,6 @@
 package realenvoy
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/faults"
-	"github.com/firmly/session-transfer-filter/e2e/localstack"
 )
 
 // A full circuit breaker on the merchant cluster (issue 17), in a VARIANT of
@@ -97,17 +95,7 @@ func TestRealEnvoyCircuitBreaker(t *testing.T) {
 			})
 			t.Run(hostName(v), func(t *testing.T) {
 				t.Parallel()
-				var access lockedBuffer
-				ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-				defer cancel()
-				st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, EnvoyConfig: variantPath, Wasm: wasm, Ephemeral: true,
-					Envoy: hostEra(v), AccessLog: &access})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(st.Close)
-				tg := &target{name: hostName(v), version: v, proxyURL: st.ProxyURL, adminURL: st.AdminURL, services: st,
-					client: newClient(), accessLog: func() []string { return nonEmptyLines(access.String()) }}
+				tg, st := hostTarget(t, v, wasm, variantPath)
 				load := func() (int, int) { return st.Host.ClusterLoad("merchant_luma") }
 				obs.add("full merchant breaker (variant)", tg.name, fullBreaker(t, tg, load))
 				if got := st.Host.CalloutOverflows(); len(got) != 1 || got[0] != "merchant_luma" {

@@ -1,7 +1,6 @@
 package realenvoy
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/firmly/session-transfer-filter/e2e/e2etest"
-	"github.com/firmly/session-transfer-filter/e2e/localstack"
 )
 
 // Delegated verification (issue 16) through Envoy's own jwt_authn: the
@@ -56,17 +54,8 @@ func TestRealEnvoyDelegated(t *testing.T) {
 			})
 			t.Run(hostName(v), func(t *testing.T) {
 				t.Parallel()
-				var access lockedBuffer
-				ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-				defer cancel()
-				st, err := localstack.Start(ctx, localstack.Options{RepoRoot: root, EnvoyConfig: delegatedConfig, Wasm: wasm, Ephemeral: true,
-					Envoy: hostEra(v), AccessLog: &access})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(st.Close)
-				runDelegated(t, &target{name: hostName(v), version: v, proxyURL: st.ProxyURL, adminURL: st.AdminURL, services: st,
-					client: newClient(), accessLog: func() []string { return nonEmptyLines(access.String()) }}, rows, &obs)
+				tg, _ := hostTarget(t, v, wasm, delegatedConfig)
+				runDelegated(t, tg, rows, &obs)
 			})
 		}
 	})

@@ -35,7 +35,8 @@ func TestRealEnvoy(t *testing.T) {
 			})
 			t.Run(hostName(v), func(t *testing.T) {
 				t.Parallel()
-				runScenarios(t, hostTarget(t, v, wasm), &obs)
+				tg, _ := hostTarget(t, v, wasm, "")
+				runScenarios(t, tg, &obs)
 			})
 		}
 	})

@@ -78,12 +78,13 @@ func envoyTarget(t *testing.T, version string, wasm []byte) *target {
 var hostContextCall = regexp.MustCompile(`proxy_on_context_create\(\d+,[1-9]\d*\)$`)
 
 // hostTarget starts the local stack (the project's host) emulating a
-// version's era.
-func hostTarget(t *testing.T, version string, wasm []byte) *target {
+// version's era, from envoyConfig ("": the shipped envoy.yaml).
+func hostTarget(t *testing.T, version string, wasm []byte, envoyConfig string) (*target, *localstack.Stack) {
 	var access lockedBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: repoRoot(t), Wasm: wasm, Ephemeral: true, Envoy: hostEra(version), AccessLog: &access})
+	st, err := localstack.Start(ctx, localstack.Options{RepoRoot: repoRoot(t), EnvoyConfig: envoyConfig, Wasm: wasm, Ephemeral: true,
+		Envoy: hostEra(version), AccessLog: &access})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,16 +92,8 @@ func hostTarget(t *testing.T, version string, wasm []byte) *target {
 	return &target{
 		name: hostName(version), version: version,
 		proxyURL: st.ProxyURL, adminURL: st.AdminURL, services: st,
-		client: newClient(),
-		accessLog: func() []string {
-			var lines []string
-			for _, l := range strings.Split(access.String(), "\n") {
-				if l != "" {
-					lines = append(lines, l)
-				}
-			}
-			return lines
-		},
+		client:    newClient(),
+		accessLog: func() []string { return nonEmptyLines(access.String()) },
 		streamContexts: func(t *testing.T) int {
 			n := 0
 			for _, c := range st.Host.Calls() {
@@ -110,7 +103,7 @@ func hostTarget(t *testing.T, version string, wasm []byte) *target {
 			}
 			return n
 		},
-	}
+	}, st
 }
 
 // exchange is one request through a target and what came back, with the
