@@ -211,7 +211,7 @@ func TestMetadataProperty(t *testing.T) {
 			t.Errorf("MetadataValue %v: got %q found %v err %v, want %q status %d", tc.segs, v, found, err, tc.want, tc.status)
 		}
 	}
-	if l, st := p("l"); st != statusOK || string(l) != string(marshalPairs([][2]string{{"a", ""}, {string(two), ""}})) {
+	if l, st := p("l"); st != statusOK || string(l) != string(encodePairs(Pairs{{"a", ""}, {string(two), ""}})) {
 		t.Errorf("a list is pairs with empty values: %q %d", l, st)
 	}
 	if _, st := metadataProperty(nil, []string{"metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "payload", "s"}); st != statusNotFound {

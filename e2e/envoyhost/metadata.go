@@ -34,7 +34,7 @@ func metadataProperty(md map[string]*structpb.Struct, segs []string) (out []byte
 			}
 			pairs = append(pairs, [2]string{ns, string(v)})
 		}
-		return marshalPairs(pairs), statusOK
+		return encodePairs(pairs), statusOK
 	}
 	ns, ok := md[segs[2]]
 	if !ok {
@@ -82,7 +82,7 @@ func serializeValue(v *structpb.Value) ([]byte, uint64) {
 			}
 			pairs = append(pairs, [2]string{name, string(b)})
 		}
-		return marshalPairs(pairs), statusOK
+		return encodePairs(pairs), statusOK
 	case *structpb.Value_ListValue:
 		var pairs [][2]string
 		for _, f := range k.ListValue.GetValues() {
@@ -92,25 +92,10 @@ func serializeValue(v *structpb.Value) ([]byte, uint64) {
 			}
 			pairs = append(pairs, [2]string{string(b), ""})
 		}
-		return marshalPairs(pairs), statusOK
+		return encodePairs(pairs), statusOK
 	}
 	// A null (or an unset Value) is a CEL null, which serializeValue refuses.
 	return nil, statusSerializationFailure
-}
-
-// marshalPairs is proxy-wasm's pairs encoding: a count, then each key and
-// value size, then each key and value followed by a NUL.
-func marshalPairs(pairs [][2]string) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(pairs)))
-	for _, p := range pairs {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(p[0])))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(p[1])))
-	}
-	for _, p := range pairs {
-		b = append(append(b, p[0]...), 0)
-		b = append(append(b, p[1]...), 0)
-	}
-	return b
 }
 
 // MetadataValue is what proxy_get_property answers for
