@@ -87,18 +87,7 @@ func delegatedScenarios(t testing.TB) []delegatedScenario {
 	k := harnessKeys()
 	rows := e2etest.DelegatedScenarios(t, k, func(t testing.TB, h, p string) string { return e2etest.SignRS256(t, otherRSAKey(t), h, p) })
 	rows = append(rows, e2etest.DelegatedParserScenarios(t, k)...)
-	claims := func(over map[string]any) map[string]any {
-		c := e2etest.DeviceClaims()
-		for key, v := range over {
-			if v == nil {
-				delete(c, key)
-			} else {
-				c[key] = v
-			}
-		}
-		return c
-	}
-	rs := func(over map[string]any) string { return "Bearer " + k.Token(t, claims(over)) }
+	rs := func(over map[string]any) string { return "Bearer " + k.Token(t, e2etest.ClaimsWith(over)) }
 	filter401 := func(name string, auth []string, desc string) delegatedScenario {
 		return delegatedScenario{Name: name, Auth: auth, Status: 401, Error: "MissingAuthHeader", Description: desc, WWWAuthenticate: e2etest.DelegatedFilterRealm}
 	}

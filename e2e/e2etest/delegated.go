@@ -91,19 +91,8 @@ const delegatedDeviceIDRule = "invalid device token: device_id claim must be 1 t
 // outside the JWKS under k's alg and kid.
 func DelegatedScenarios(t testing.TB, k DelegatedKeys, other func(t testing.TB, header, payload string) string) []DelegatedScenario {
 	now := time.Now()
-	claims := func(over map[string]any) map[string]any {
-		c := DeviceClaims()
-		for key, v := range over {
-			if v == nil {
-				delete(c, key)
-			} else {
-				c[key] = v
-			}
-		}
-		return c
-	}
 	hdr := fmt.Sprintf(`{"alg":%q,"kid":%q}`, k.Alg, k.Kid)
-	signed := func(over map[string]any) string { return "Bearer " + k.Token(t, claims(over)) }
+	signed := func(over map[string]any) string { return "Bearer " + k.Token(t, ClaimsWith(over)) }
 	raw := func(payload string) string { return "Bearer " + k.Sign(t, hdr, payload) }
 	invalid := k.Realm + `, error="invalid_token"`
 	filter401 := func(name string, auth []string, desc string) DelegatedScenario {
@@ -162,4 +151,17 @@ func DelegatedParserScenarios(t testing.TB, k DelegatedKeys) []DelegatedScenario
 		badJSON("duplicate kid in the header", fmt.Sprintf(`{"alg":%q,"kid":"other","kid":%q}`, k.Alg, k.Kid), pl, "Jwt header is an invalid JSON"),
 		badJSON("claims not UTF-8", hdr, pl[:len(pl)-1]+`,"x":"`+"\xff"+`"}`, "Jwt payload is an invalid JSON"),
 	}
+}
+
+// ClaimsWith is DeviceClaims with over applied: a nil value removes the claim.
+func ClaimsWith(over map[string]any) map[string]any {
+	c := DeviceClaims()
+	for key, v := range over {
+		if v == nil {
+			delete(c, key)
+		} else {
+			c[key] = v
+		}
+	}
+	return c
 }
