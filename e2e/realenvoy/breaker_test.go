@@ -52,18 +52,7 @@ func tinyMerchantBreaker(d Doc) error {
 func TestRealEnvoyCircuitBreaker(t *testing.T) {
 	t.Parallel() // each of these tests mostly waits on Envoy; they overlap
 	root, wasm := repoRoot(t), pluginWasm(t)
-	raw, err := os.ReadFile(filepath.Join(root, "envoy.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	variant, err := ParseDoc(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tinyMerchantBreaker(variant); err != nil {
-		t.Fatal(err)
-	}
-	variantYAML, err := variant.YAML()
+	variantYAML, err := shippedVariant(t, root, tinyMerchantBreaker).YAML()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,18 @@ func TestRealEnvoyHeaderModes(t *testing.T) {
 // variant that differ as text: Envoy keys a plugin's root context by it.
 func distinctPluginConfigs(t *testing.T, root string) int {
 	t.Helper()
+	seen := map[string]bool{}
+	for _, w := range shippedVariant(t, root, withHeaderModeListeners).WasmFilters() {
+		c, _ := w["configuration"].(map[string]any)
+		v, _ := c["value"].(string)
+		seen[v] = true
+	}
+	return len(seen)
+}
+
+// shippedVariant is the shipped envoy.yaml with edit applied.
+func shippedVariant(t *testing.T, root string, edit func(Doc) error) Doc {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "envoy.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,14 +164,8 @@ func distinctPluginConfigs(t *testing.T, root string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := withHeaderModeListeners(d); err != nil {
+	if err := edit(d); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, w := range d.WasmFilters() {
-		c, _ := w["configuration"].(map[string]any)
-		v, _ := c["value"].(string)
-		seen[v] = true
-	}
-	return len(seen)
+	return d
 }
