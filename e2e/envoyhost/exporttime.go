@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tetratelabs/wazero/api"
 )
 
 // ExportCallTime is what TimeStreamExport measured, summed over its calls.
@@ -63,19 +65,8 @@ func (h *Host) TimeStreamExport(name string, n int, account bool, invoke func(ca
 	for range n {
 		invoke(func() {
 			vm.effective = id
-			// As callLocked: the VM in the call's context, accounting, the call.
-			cctx := context.WithValue(ctx, vmContextKey{}, vm)
-			if vm.acct != nil {
-				vm.acct.begin(name)
-			}
-			t0 := time.Now()
-			_, err := f.Call(cctx, params...)
-			out.Wall += time.Since(t0)
-			if vm.acct != nil {
-				vm.acct.end(name)
-			}
-			if err != nil && callErr == nil {
-				callErr = fmt.Errorf("host: %s: %w", name, err)
+			if err := timeCall(ctx, vm, f, name, &out, params...); err != nil && callErr == nil {
+				callErr = err
 			}
 		})
 		out.Calls++
@@ -121,18 +112,8 @@ func (h *Host) TimeRequestHeaders(hs Pairs, n int, account bool, invoke func(cal
 		}
 		invoke(func() {
 			vm.effective, vm.localSent = s.id, false
-			cctx := context.WithValue(ctx, vmContextKey{}, vm)
-			if vm.acct != nil {
-				vm.acct.begin(name)
-			}
-			t0 := time.Now()
-			_, err := f.Call(cctx, uint64(s.id), uint64(len(hs)), 1)
-			out.Wall += time.Since(t0)
-			if vm.acct != nil {
-				vm.acct.end(name)
-			}
-			if err != nil && callErr == nil {
-				callErr = fmt.Errorf("host: %s: %w", name, err)
+			if err := timeCall(ctx, vm, f, name, &out, uint64(s.id), uint64(len(hs)), 1); err != nil && callErr == nil {
+				callErr = err
 			}
 		})
 		out.Calls++
@@ -148,4 +129,24 @@ func (h *Host) TimeRequestHeaders(hs Pairs, n int, account bool, invoke func(cal
 	}
 	out.Segments = acct.segs
 	return out, callErr
+}
+
+// timeCall is one timed call of export f, as callLocked makes it: the VM in
+// the call's context, the accounting around it, and its wall time added to
+// out.
+func timeCall(ctx context.Context, vm *VM, f api.Function, name string, out *ExportCallTime, params ...uint64) error {
+	cctx := context.WithValue(ctx, vmContextKey{}, vm)
+	if vm.acct != nil {
+		vm.acct.begin(name)
+	}
+	t0 := time.Now()
+	_, err := f.Call(cctx, params...)
+	out.Wall += time.Since(t0)
+	if vm.acct != nil {
+		vm.acct.end(name)
+	}
+	if err != nil {
+		return fmt.Errorf("host: %s: %w", name, err)
+	}
+	return nil
 }
