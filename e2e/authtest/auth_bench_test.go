@@ -2,8 +2,6 @@ package authtest
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -29,18 +27,8 @@ func BenchmarkAuthVerifyInModule(b *testing.B) {
 		st   *e2etest.Stack
 	}
 	modules := []module{{"current", e2etest.NewStack(b, e2etest.StackOpts{})}}
-	if list := os.Getenv("AUTH_BASELINE_WASM"); list != "" {
-		for _, item := range strings.Split(list, ",") {
-			name, path, ok := strings.Cut(item, "=")
-			if !ok {
-				name, path = "baseline", item
-			}
-			w, err := os.ReadFile(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			modules = append(modules, module{name, e2etest.NewStack(b, e2etest.StackOpts{Wasm: w})})
-		}
+	for _, bw := range e2etest.BaselineModules(b, "AUTH_BASELINE_WASM") {
+		modules = append(modules, module{bw.Name, e2etest.NewStack(b, e2etest.StackOpts{Wasm: bw.Wasm})})
 	}
 	// The cursor into a pool survives from one run to the next (-count,
 	// b.N rounds), so a fresh token is never one the module has cached.

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -373,4 +374,34 @@ func DelegatedPluginConfig(extraAuth string) string {
   },
   "backend": {"cluster": "session_backend", "authority": "sessions.internal", "headers": {"x-backend-key": "bk-1"}}
 }`, extraAuth, TestSecret, TestDomain)
+}
+
+// NamedWasm is a module to compare against the current one in a benchmark.
+type NamedWasm struct {
+	Name string
+	Wasm []byte
+}
+
+// BaselineModules reads the modules listed in the environment variable env
+// as "name=path,..." (a bare path is named "baseline"), for benchmarks that
+// time older builds beside the current one.
+func BaselineModules(tb testing.TB, env string) []NamedWasm {
+	tb.Helper()
+	var out []NamedWasm
+	list := os.Getenv(env)
+	if list == "" {
+		return nil
+	}
+	for _, item := range strings.Split(list, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		if !ok {
+			name, path = "baseline", item
+		}
+		w, err := os.ReadFile(path)
+		if err != nil {
+			tb.Fatalf("%s: %v", env, err)
+		}
+		out = append(out, NamedWasm{name, w})
+	}
+	return out
 }

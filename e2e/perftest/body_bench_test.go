@@ -165,18 +165,8 @@ func BenchmarkBodyShapesInModule(b *testing.B) {
 		h    *envoyhost.Host
 	}
 	modules := []module{{"current", bodyHost(b, e2etest.PluginWasm(b))}}
-	if list := os.Getenv("BODY_BASELINE_WASM"); list != "" {
-		for _, item := range strings.Split(list, ",") {
-			name, path, ok := strings.Cut(item, "=")
-			if !ok {
-				name, path = "baseline", item
-			}
-			w, err := os.ReadFile(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			modules = append(modules, module{name, bodyHost(b, w)})
-		}
+	for _, bw := range e2etest.BaselineModules(b, "BODY_BASELINE_WASM") {
+		modules = append(modules, module{bw.Name, bodyHost(b, bw.Wasm)})
 	}
 	tok := e2etest.ValidToken(b)
 	for _, s := range bodyShapes() {
